@@ -1,0 +1,86 @@
+"""Checkpoints: a model's weights with everything needed to rebuild and judge it.
+
+A checkpoint is a plain dict of tensors, numbers and strings, so it loads with
+`torch.load(..., weights_only=True)` (no pickled code runs). The run's config travels inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posedenoise import fileio
+from posedenoise.errors import InputError
+
+CHECKPOINT_FORMAT = "posedenoise-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict[str, Any], **extra: Any) -> None:
+    """Atomically write `{"format", "version", "meta", "state_dict", **extra}`.
+
+    meta holds "model", "model_options", "shift", "experiment", "seed", "epoch", "data_fingerprint",
+    "train_config"; extra (for last.pt) the optimizer, schedule and RNG states and the history.
+    """
+    model = getattr(model, "module", model)  # unwrap DDP
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    fileio.save_torch(
+        path,
+        {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "meta": meta,
+            "state_dict": state,
+            **extra,
+        },
+    )
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.exists():
+        raise InputError(path, "checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"not a readable checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(path, "not a posedenoise checkpoint")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise InputError(path, f"checkpoint version {ckpt.get('version')} is not supported")
+    return ckpt
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint (a file, or a run folder meaning its best.pt) in eval mode."""
+    from posedenoise.models import create_model
+
+    ckpt = read_checkpoint(path, map_location="cpu")
+    meta = ckpt["meta"]
+    model = create_model(meta["model"], **meta.get("model_options", {}))
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise InputError(
+            path, f"weights do not fit model {meta['model']!r} ({str(exc).splitlines()[0]})"
+        ) from None
+    return model.to(device).eval(), meta
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """sha256 of a file's bytes (first 16 hex digits): identifies a checkpoint for evaluation caches."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]

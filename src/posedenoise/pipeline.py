@@ -1,0 +1,190 @@
+"""From the prepared dataset to model inputs: windows -> detector noise -> heatmaps, on the device.
+
+Heatmaps are never stored (a dense copy of the chapter's data is hundreds of GB): coordinates live on the
+device and each batch is rendered there. Rendering writes into buffers reused across batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from posedenoise.dataset import PreparedDataset
+from posedenoise.heatmaps import render
+from posedenoise.noise import SIGMA_OUT, Experiment, NoiseDraws, apply_noise, eval_noise, train_noise
+
+
+@dataclass
+class WindowArrays:
+    """Ground truth of a set of windows (numpy)."""
+
+    starts: np.ndarray  # (N,) first frame rows
+    gt_coords: np.ndarray  # (N, 5, 25, 2) float32 grid pixels
+    present: np.ndarray  # (N, 5, 25) bool
+    torso: np.ndarray  # (N, 5) float32, NaN where undefined
+
+
+def window_arrays(ds: PreparedDataset, step: int, split: str, limit: int | None = None) -> WindowArrays:
+    starts = ds.window_starts(step, split, limit)
+    rows = ds.window_rows(starts, step)  # (N, 5)
+    return WindowArrays(
+        starts=starts, gt_coords=ds.coords[rows], present=ds.present[rows], torso=ds.torso[rows]
+    )
+
+
+@dataclass
+class EvalInputs:
+    """A split's windows with their deterministic simulated detector output."""
+
+    experiment: Experiment
+    starts: np.ndarray  # (N,)
+    gt_coords: np.ndarray  # (N, 5, 25, 2) float32
+    present: np.ndarray  # (N, 5, 25) bool
+    torso: np.ndarray  # (N, 5) float32
+    noisy_coords: np.ndarray  # (N, 5, 25, 2) float32, rounded and clipped
+    sigma_in: np.ndarray  # (N,) float32
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def eval_inputs(
+    ds: PreparedDataset, experiment: Experiment, split: str, seed: int | None = None, limit: int | None = None
+) -> EvalInputs:
+    """Windows of `split` with noise that depends only on (seed, step, split, window position)."""
+    seed = ds.seed if seed is None else seed
+    w = window_arrays(ds, experiment.step, split, limit)
+    draws = eval_noise(seed, experiment.step, split, len(w.starts))
+    noisy, sigma_in = apply_noise(torch.from_numpy(w.gt_coords), draws, experiment)
+    return EvalInputs(
+        experiment=experiment,
+        starts=w.starts,
+        gt_coords=w.gt_coords,
+        present=w.present,
+        torso=w.torso,
+        noisy_coords=noisy.numpy(),
+        sigma_in=sigma_in.numpy(),
+    )
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # (B, 5, 25, 56, 56) noisy input heatmaps
+    target: torch.Tensor  # (B, 5, 25, 56, 56) ground-truth heatmaps (sigma_out)
+    gt_coords: torch.Tensor  # (B, 5, 25, 2) float grid pixels
+    present: torch.Tensor  # (B, 5, 25) bool
+    torso: torch.Tensor  # (B, 5) float
+    noisy_coords: torch.Tensor  # (B, 5, 25, 2)
+
+
+class HeatmapRenderer:
+    """Renders batches into two reused buffers per batch size (input and target)."""
+
+    def __init__(self, device: torch.device | str):
+        self.device = torch.device(device)
+        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, gt, present, noisy, sigma_in, reuse: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        b = gt.shape[0]
+        if reuse:
+            if b not in self._buffers:
+                shape = (*gt.shape[:-1], 56, 56)
+                self._buffers[b] = (
+                    torch.empty(shape, device=self.device),
+                    torch.empty(shape, device=self.device),
+                )
+            xbuf, tbuf = self._buffers[b]
+        else:
+            xbuf = tbuf = None
+        x = render(noisy, present, sigma_in[:, None], out=xbuf)  # (B, 5, 25, 56, 56)
+        target = render(gt, present, SIGMA_OUT, out=tbuf)  # (B, 5, 25, 56, 56)
+        return x, target
+
+
+def iterate_batches(
+    inputs: EvalInputs, batch_size: int, device: torch.device | str = "cpu", reuse_buffers: bool = True
+) -> Iterator[Batch]:
+    """Evaluation batches in window order. With reuse_buffers the yielded maps are overwritten by the next
+    batch: consume them before advancing."""
+    device = torch.device(device)
+    renderer = HeatmapRenderer(device)
+    gt_all = torch.from_numpy(inputs.gt_coords)
+    for i in range(0, len(inputs), batch_size):
+        sl = slice(i, i + batch_size)
+        gt = gt_all[sl].to(device)
+        present = torch.from_numpy(inputs.present[sl]).to(device)
+        noisy = torch.from_numpy(inputs.noisy_coords[sl]).to(device)
+        sigma_in = torch.from_numpy(inputs.sigma_in[sl]).to(device)
+        x, target = renderer(gt, present, noisy, sigma_in, reuse=reuse_buffers)
+        yield Batch(x, target, gt, present, torch.from_numpy(inputs.torso[sl]).to(device), noisy)
+
+
+class TrainWindows:
+    """The training split on the device, with noise redrawn every epoch (or fixed, as in the chapter).
+
+    Shards across DDP ranks: every rank walks the same seeded permutation and takes every world-th batch
+    slice, so together the ranks cover the epoch once.
+    """
+
+    def __init__(
+        self,
+        ds: PreparedDataset,
+        experiment: Experiment,
+        *,
+        seed: int,
+        batch_size: int = 16,
+        limit: int | None = None,
+        fixed_noise: bool = False,
+        device: torch.device | str = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.experiment = experiment
+        self.seed = seed
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.rank, self.world_size = rank, world_size
+        w = window_arrays(ds, experiment.step, "train", limit)
+        self.n = len(w.starts)
+        self.gt = torch.from_numpy(w.gt_coords).to(self.device)  # (N, 5, 25, 2)
+        self.present = torch.from_numpy(w.present).to(self.device)  # (N, 5, 25)
+        self.fixed = None
+        if fixed_noise:
+            draws = eval_noise(seed, experiment.step, "train", self.n)
+            self.fixed = NoiseDraws(
+                torch.from_numpy(draws.z).to(self.device), torch.from_numpy(draws.sigma_index).to(self.device)
+            )
+        self.renderer = HeatmapRenderer(self.device)
+
+    def _batch_count(self) -> int:
+        """Batches per epoch over all ranks; under DDP a multiple of the world size, so that no rank
+        waits in an all-reduce for a batch another rank does not have (a distributed drop-last)."""
+        full = -(-self.n // self.batch_size)
+        return full - full % self.world_size if self.world_size > 1 else full
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank."""
+        return self._batch_count() // self.world_size if self.world_size > 1 else self._batch_count()
+
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        g_cpu = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.n, generator=g_cpu).to(self.device)
+        g_noise = torch.Generator(device=self.device).manual_seed(
+            self.seed * 1_000_033 + epoch * 7919 + self.rank
+        )
+        batches = range(0, self._batch_count() * self.batch_size, self.batch_size)
+        for j, i in enumerate(batches):
+            if j % self.world_size != self.rank:
+                continue
+            idx = order[i : i + self.batch_size]
+            gt, present = self.gt[idx], self.present[idx]
+            if self.fixed is not None:
+                draws = NoiseDraws(self.fixed.z[idx], self.fixed.sigma_index[idx])
+            else:
+                draws = train_noise(g_noise, len(idx), gt.shape[2], self.device)
+            noisy, sigma_in = apply_noise(gt, draws, self.experiment)
+            x, target = self.renderer(gt, present, noisy, sigma_in)
+            yield Batch(x, target, gt, present, torch.empty(0, device=self.device), noisy)

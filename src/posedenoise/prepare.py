@@ -1,0 +1,296 @@
+"""Preprocessing and the prepared dataset format (SPEC sections 4, 5 and 11).
+
+tracks (pixels) -> per-frame square crop mapped onto the 56 x 56 grid -> torso diameter -> windows of
+5 frames at steps 1 and 2 -> seeded 60/20/20 split -> `frames.npz`, `windows.npz`, `videos.csv`, and
+`manifest.json` last. The folder is built under a temporary name and renamed into place, so an existing
+preparation is never damaged by a failed one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from posedenoise import fileio
+from posedenoise.errors import InputError
+from posedenoise.layout import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
+from posedenoise.noise import GRID, WINDOW
+from posedenoise.sources import Track
+
+FORMAT_VERSION = 1
+SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+SPLIT_NAMES = ("train", "val", "test")
+STEPS = (1, 2)
+
+ProgressFn = Callable[[str, int, int | None], None]  # (stage, done, total)
+
+
+def crop_to_grid(
+    coords: np.ndarray, present: np.ndarray, margin: float = 0.1, size: int = GRID
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Map each frame's present joints onto the size x size grid (SPEC section 4).
+
+    coords (T, K, 2) pixels, present (T, K) bool. The box is the min/max of the present joints, made
+    square about its centre, each side then grown outward by `margin` of the side length.
+    Returns grid coords (T, K, 2) float32 in [0, size-1] (zero where not present), boxes (T, 3) float64 =
+    (x0, y0, side) with grid = (px - (x0, y0)) / side * (size - 1), and keep (T,) bool: at least two
+    present joints and a box of positive size.
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    present = np.asarray(present, dtype=bool)
+    xy_lo = np.where(present[..., None], coords, np.inf).min(axis=1)  # (T, 2)
+    xy_hi = np.where(present[..., None], coords, -np.inf).max(axis=1)  # (T, 2)
+    enough = present.sum(axis=1) >= 2
+    with np.errstate(invalid="ignore"):
+        side = (xy_hi - xy_lo).max(axis=1)  # (T,)
+        centre = (xy_hi + xy_lo) / 2
+    keep = enough & np.isfinite(side) & (side > 1e-6)
+    side = np.where(keep, side * (1 + 2 * margin), 1.0)
+    origin = np.where(keep[:, None], centre - side[:, None] / 2, 0.0)  # (T, 2)
+    grid = (coords - origin[:, None, :]) / side[:, None, None] * (size - 1)
+    grid = np.where(present[..., None] & keep[:, None, None], grid, 0.0).astype(np.float32)
+    boxes = np.concatenate([origin, side[:, None]], axis=1)
+    return grid, boxes, keep
+
+
+def torso_diameter(grid: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(T,) mean of |l_shoulder - l_hip| and |r_shoulder - r_hip|; NaN when any of the four is missing."""
+    left = np.linalg.norm(grid[..., LEFT_SHOULDER, :] - grid[..., LEFT_HIP, :], axis=-1)
+    right = np.linalg.norm(grid[..., RIGHT_SHOULDER, :] - grid[..., RIGHT_HIP, :], axis=-1)
+    defined = present[..., [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]].all(axis=-1)
+    return np.where(defined, (left + right) / 2, np.nan).astype(np.float32)
+
+
+def window_starts(frame_numbers: np.ndarray, step: int, window: int = WINDOW) -> np.ndarray:
+    """Row offsets (within one video's kept rows) of non-overlapping windows at `step`.
+
+    A window at step n covers rows r, r+n, ..., r+(window-1)n, which must be consecutive frames of the
+    video (a skipped frame breaks a run). Each run of consecutive frames is cut into blocks of
+    window * n frames; a block holds one window per frame phase, so windows never share a frame and both
+    phases of a half-frame-rate video are used.
+    """
+    if len(frame_numbers) == 0:
+        return np.zeros(0, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(frame_numbers) != 1) + 1
+    run_starts = np.concatenate([[0], breaks])
+    run_ends = np.concatenate([breaks, [len(frame_numbers)]])
+    block = window * step
+    starts = []
+    for s, e in zip(run_starts, run_ends, strict=True):
+        n_blocks = (e - s) // block
+        if n_blocks:
+            base = s + block * np.arange(n_blocks)
+            starts.append((base[:, None] + np.arange(step)[None, :]).ravel())
+    return np.concatenate(starts).astype(np.int64) if starts else np.zeros(0, dtype=np.int64)
+
+
+def split_windows(n: int, seed: int, step: int, video_of_window: np.ndarray | None = None) -> np.ndarray:
+    """(n,) int8 split labels (0 train, 1 val, 2 test), 60/20/20 after a seeded shuffle.
+
+    With `video_of_window`, whole videos are assigned (leakage-free variant): videos are shuffled and
+    filled into the splits until each reaches its share of windows.
+    """
+    rng = np.random.default_rng([seed, step, 7])
+    labels = np.empty(n, dtype=np.int8)
+    if video_of_window is None:
+        order = rng.permutation(n)
+        cut1 = int(round(SPLIT_FRACTIONS[0] * n))
+        cut2 = cut1 + int(round(SPLIT_FRACTIONS[1] * n))
+        labels[order[:cut1]], labels[order[cut1:cut2]], labels[order[cut2:]] = 0, 1, 2
+        return labels
+    videos, counts = np.unique(video_of_window, return_counts=True)
+    order = rng.permutation(len(videos))
+    cum = np.cumsum(counts[order]) / max(n, 1)
+    # a video goes to the split in which the middle of its windows falls
+    middle = cum - counts[order] / max(n, 1) / 2
+    video_label = np.where(middle < SPLIT_FRACTIONS[0], 0, np.where(middle < 0.8, 1, 2)).astype(np.int8)
+    lookup = dict(zip(videos[order].tolist(), video_label.tolist(), strict=True))
+    return np.array([lookup[v] for v in video_of_window.tolist()], dtype=np.int8)
+
+
+@dataclass
+class PrepareSummary:
+    out: str
+    sources: list[str]
+    videos: int
+    frames: int
+    skipped: dict[str, int]  # reason -> frames
+    windows: dict[str, dict[str, int]]  # "step1" -> {"train": n, "val": n, "test": n}
+    torso_mean_px: float
+    split_by: str
+    seed: int
+    bytes_on_disk: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_dataset(
+    tracks: Iterable[Track],
+    out: str | Path,
+    *,
+    seed: int = 0,
+    margin: float = 0.1,
+    split_by: str = "window",
+    sources: list[str] | None = None,
+    total_tracks: int | None = None,
+    progress: ProgressFn | None = None,
+) -> PrepareSummary:
+    """Crop, window, split and write the prepared dataset to `out` (SPEC sections 4, 5, 11)."""
+    if split_by not in ("window", "video"):
+        raise InputError(None, f"--split-by must be 'window' or 'video', got {split_by!r}")
+    out = Path(out)
+    coords_parts, present_parts, torso_parts, video_parts, frame_parts = [], [], [], [], []
+    video_rows = []
+    starts = {n: [] for n in STEPS}
+    skipped = {"fewer than 2 present joints": 0, "degenerate box": 0}
+    short_videos = 0
+    row0 = 0
+    for i, track in enumerate(tracks):
+        track.validate()
+        grid, _, keep = crop_to_grid(track.coords, track.present, margin)
+        enough = track.present.sum(axis=1) >= 2
+        skipped["fewer than 2 present joints"] += int((~enough).sum())
+        skipped["degenerate box"] += int((enough & ~keep).sum())
+        video_id = len(video_rows)
+        frames = track.frames[keep]
+        present = track.present[keep]
+        grid = grid[keep]
+        coords_parts.append(grid)
+        present_parts.append(present)
+        torso_parts.append(torso_diameter(grid, present))
+        video_parts.append(np.full(len(frames), video_id, dtype=np.int32))
+        frame_parts.append(frames.astype(np.int32))
+        for n in STEPS:
+            starts[n].append(row0 + window_starts(frames, n))
+        if len(window_starts(frames, 1)) == 0:
+            short_videos += 1
+        video_rows.append(
+            {
+                "video": video_id,
+                "source": track.source,
+                "name": track.name,
+                "fps": track.fps,
+                "frames": len(frames),
+                "action": track.action or "",
+            }
+        )
+        row0 += len(frames)
+        if progress is not None:
+            progress("tracks", i + 1, total_tracks)
+    if row0 == 0:
+        raise InputError(None, "no usable frames in the given sources")
+
+    frames_npz = {
+        "coords": np.concatenate(coords_parts),
+        "present": np.concatenate(present_parts),
+        "torso": np.concatenate(torso_parts),
+        "video": np.concatenate(video_parts),
+        "frame": np.concatenate(frame_parts),
+    }
+    windows_npz, window_counts = {}, {}
+    for n in STEPS:
+        s = np.concatenate(starts[n]) if starts[n] else np.zeros(0, dtype=np.int64)
+        vids = frames_npz["video"][s] if split_by == "video" else None
+        labels = split_windows(len(s), seed, n, vids)
+        windows_npz[f"step{n}_start"] = s.astype(np.int64)
+        windows_npz[f"step{n}_split"] = labels
+        window_counts[f"step{n}"] = {name: int((labels == j).sum()) for j, name in enumerate(SPLIT_NAMES)}
+    if sum(window_counts["step1"].values()) == 0:
+        raise InputError(
+            None, f"every video is shorter than a window of {WINDOW} frames: nothing to train on"
+        )
+
+    torso = frames_npz["torso"]
+    summary = PrepareSummary(
+        out=str(out),
+        sources=sorted(set(sources or [r["source"] for r in video_rows])),
+        videos=len(video_rows),
+        frames=row0,
+        skipped=skipped,
+        windows=window_counts,
+        torso_mean_px=float(np.nanmean(torso)) if np.isfinite(torso).any() else float("nan"),
+        split_by=split_by,
+        seed=seed,
+    )
+    if short_videos:
+        summary.notes.append(f"{short_videos} videos shorter than a window gave no windows")
+    _write_prepared(out, frames_npz, windows_npz, pd.DataFrame(video_rows), summary, margin, progress)
+    return summary
+
+
+def _content_hash(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return h.hexdigest()
+
+
+def _write_prepared(out, frames_npz, windows_npz, videos, summary, margin, progress) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        if progress is not None:
+            progress("writing", 0, None)
+        np.savez(tmp / "frames.npz", **frames_npz)
+        np.savez(tmp / "windows.npz", **windows_npz)
+        videos.to_csv(tmp / "videos.csv", index=False)
+        manifest = {
+            "format": "posedenoise-prepared",
+            "format_version": FORMAT_VERSION,
+            "grid": GRID,
+            "window": WINDOW,
+            "steps": list(STEPS),
+            "margin": margin,
+            "split_fractions": list(SPLIT_FRACTIONS),
+            "split_by": summary.split_by,
+            "seed": summary.seed,
+            "sources": summary.sources,
+            "counts": {
+                "videos": summary.videos,
+                "frames": summary.frames,
+                "skipped": summary.skipped,
+                "windows": summary.windows,
+            },
+            "torso_mean_px": summary.torso_mean_px,
+            "content_sha256": _content_hash({**frames_npz, **windows_npz}),
+        }
+        fileio.write_json(tmp / "manifest.json", manifest)  # last: its presence marks a finished folder
+        summary.bytes_on_disk = sum(p.stat().st_size for p in tmp.iterdir())
+        # swap into place: the old preparation survives until the new one is complete
+        backup = None
+        if out.exists():
+            backup = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, backup)
+        os.replace(tmp, out)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def summary_dict(summary: PrepareSummary) -> dict:
+    return asdict(summary)
+
+
+def manifest_of(path: str | Path) -> dict:
+    """The manifest of a prepared folder (InputError when absent or unreadable)."""
+    path = Path(path) / "manifest.json"
+    if not path.exists():
+        raise InputError(path.parent, "not a prepared dataset (no manifest.json); run `posedenoise prepare`")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"unreadable manifest ({exc})") from None
+
+
+__all__ = ["PrepareSummary", "crop_to_grid", "prepare_dataset", "torso_diameter", "window_starts"]
