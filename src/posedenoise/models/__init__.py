@@ -1,0 +1,189 @@
+"""The models and their registry (timm-like): `create_model("conv3d")`, `list_models()`, `model_info(name)`.
+
+Every model is an `nn.Module` with
+- `output_kind`: "heatmaps" (returns `(B, T, K, 56, 56)`) or "coords" (returns `(B, T, K, 2)` grid pixels);
+- `config`: its dataclass; `dataclasses.asdict(model.config)` gives options that rebuild it;
+- `forward(x)` with x the noisy heatmaps `(B, T=5, K=25, 56, 56)`.
+`predict_coords` and `predict_heatmaps` give either output from any model.
+
+A model registers a factory `fn(**options) -> nn.Module` with `@register_model(name, display_name=...,
+config=ConfigClass)`; the options a factory accepts are the fields of its config dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from posedenoise.errors import PoseDenoiseError
+from posedenoise.heatmaps import argmax as heatmap_argmax
+from posedenoise.heatmaps import render
+from posedenoise.models.conv3d import Conv3dConfig, Conv3dDenoiser
+from posedenoise.models.convlstm import BiConvLSTMConcat, BiConvLSTMConfig, BiConvLSTMSum
+from posedenoise.models.deciwatch import DeciWatch, DeciWatchConfig
+from posedenoise.models.glorot import init_weights
+from posedenoise.models.identity import Identity, IdentityConfig
+
+OUTPUT_KINDS = ("heatmaps", "coords")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., nn.Module]
+    display_name: str  # as in the chapter's tables
+    config: type  # the dataclass whose fields are the factory's options
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register_model(name: str, *, display_name: str, config: type) -> Callable:
+    """Decorator registering `factory(**options) -> nn.Module` under `name`."""
+
+    def decorate(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        if not dataclasses.is_dataclass(config):
+            raise TypeError(f"config of model {name!r} must be a dataclass")
+        _REGISTRY[name] = _Entry(factory, display_name, config)
+        return factory
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    """The registered model names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _entry(name: str) -> _Entry:
+    if name not in _REGISTRY:
+        raise PoseDenoiseError(f"unknown model {name!r}; valid models: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def model_options(name: str) -> dict[str, object]:
+    """The options `name` accepts, with their defaults."""
+    return {f.name: f.default for f in dataclasses.fields(_entry(name).config)}
+
+
+def create_model(name: str, **options) -> nn.Module:
+    """Build model `name` with `options` overriding its config defaults (weights Glorot-initialised from
+    torch's global RNG: seed with `torch.manual_seed` for reproducible weights)."""
+    entry = _entry(name)
+    valid = model_options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        accepted = ", ".join(valid) if valid else "none"
+        raise PoseDenoiseError(
+            f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid options: {accepted}"
+        )
+    return entry.factory(**options)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str  # registry / CLI name
+    display_name: str  # as in the chapter's tables
+    output_kind: str  # "heatmaps" or "coords"
+    num_params: int  # at the default options
+    options: dict  # option -> default
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def model_info(name: str) -> ModelSummary:
+    """Name, display name, output kind and parameter count (at defaults) of model `name`."""
+    entry = _entry(name)
+    with torch.random.fork_rng(devices=[]):  # building the model must not move the caller's RNG
+        model = entry.factory()
+    return ModelSummary(
+        name, entry.display_name, model.output_kind, count_parameters(model), model_options(name)
+    )
+
+
+def model_summaries() -> list[ModelSummary]:
+    """`model_info` of every registered model, in `list_models()` order."""
+    return [model_info(name) for name in list_models()]
+
+
+# ----------------------------------------------------------------------------- outputs of any model
+
+
+def predict_coords(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(B, T, K, H, W) noisy heatmaps -> (B, T, K, 2) float32 (x, y) grid pixels from any model:
+    the argmax of each output heatmap, or DeciWatch's coordinates."""
+    out = model(x)
+    if model.output_kind == "coords":
+        return out.float()
+    return heatmap_argmax(out.float())
+
+
+def predict_heatmaps(model: nn.Module, x: torch.Tensor, sigma_out: float = 1.0) -> torch.Tensor:
+    """(B, T, K, H, W) noisy heatmaps -> (B, T, K, H, W) float32 heatmaps from any model; a coordinate
+    model's output is rendered with `sigma_out` (all joints drawn, positions clipped to the grid)."""
+    out = model(x)
+    if model.output_kind == "heatmaps":
+        return out.float()
+    size = x.shape[-1]
+    present = torch.ones(out.shape[:-1], dtype=torch.bool, device=out.device)  # (B, T, K)
+    return render(out.float(), present, sigma_out, size=size)
+
+
+# ----------------------------------------------------------------------------- the registered models
+
+
+@register_model("conv3d", display_name="3DConv", config=Conv3dConfig)
+def conv3d(**options) -> Conv3dDenoiser:
+    return Conv3dDenoiser(Conv3dConfig(**options))
+
+
+@register_model("deciwatch", display_name="DeciWatch", config=DeciWatchConfig)
+def deciwatch(**options) -> DeciWatch:
+    return DeciWatch(DeciWatchConfig(**options))
+
+
+@register_model("convlstm-s", display_name="bi-ConvLSTM Model S", config=BiConvLSTMConfig)
+def convlstm_s(**options) -> BiConvLSTMSum:
+    return BiConvLSTMSum(BiConvLSTMConfig(**options))
+
+
+@register_model("convlstm-c", display_name="bi-ConvLSTM Model C", config=BiConvLSTMConfig)
+def convlstm_c(**options) -> BiConvLSTMConcat:
+    return BiConvLSTMConcat(BiConvLSTMConfig(**options))
+
+
+@register_model("identity", display_name="Identity function", config=IdentityConfig)
+def identity(**options) -> Identity:
+    return Identity(IdentityConfig(**options))
+
+
+__all__ = [
+    "OUTPUT_KINDS",
+    "BiConvLSTMConcat",
+    "BiConvLSTMConfig",
+    "BiConvLSTMSum",
+    "Conv3dConfig",
+    "Conv3dDenoiser",
+    "DeciWatch",
+    "DeciWatchConfig",
+    "Identity",
+    "IdentityConfig",
+    "ModelSummary",
+    "count_parameters",
+    "create_model",
+    "init_weights",
+    "list_models",
+    "model_info",
+    "model_options",
+    "model_summaries",
+    "predict_coords",
+    "predict_heatmaps",
+    "register_model",
+]

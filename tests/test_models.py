@@ -1,0 +1,249 @@
+"""The model registry and the five models: shapes, gradients, initialisation, the architectural
+properties the chapter relies on (DeciWatch watches frames 0 and 4 only; the ConvLSTMs see both ways)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from posedenoise.errors import PoseDenoiseError
+from posedenoise.heatmaps import argmax, render
+from posedenoise.models import (
+    count_parameters,
+    create_model,
+    init_weights,
+    list_models,
+    model_info,
+    model_summaries,
+    predict_coords,
+    predict_heatmaps,
+)
+
+B, T, K, S = 2, 5, 25, 56
+
+
+def noisy_heatmaps(seed: int = 0, batch: int = B, size: int = S) -> torch.Tensor:
+    """Rendered heatmaps of random joints, as the pipeline feeds the models: (batch, T, K, size, size)."""
+    g = torch.Generator().manual_seed(seed)
+    coords = torch.rand(batch, T, K, 2, generator=g) * (size - 1)
+    present = torch.rand(batch, T, K, generator=g) > 0.1
+    return render(coords, present, 1.5, size=size)
+
+
+def test_registry_names_and_summaries():
+    assert list_models() == ["conv3d", "convlstm-c", "convlstm-s", "deciwatch", "identity"]
+    summaries = {s.name: s for s in model_summaries()}
+    assert {n: s.display_name for n, s in summaries.items()} == {
+        "conv3d": "3DConv",
+        "convlstm-c": "bi-ConvLSTM Model C",
+        "convlstm-s": "bi-ConvLSTM Model S",
+        "deciwatch": "DeciWatch",
+        "identity": "Identity function",
+    }
+    assert summaries["deciwatch"].output_kind == "coords"
+    assert all(s.output_kind == "heatmaps" for n, s in summaries.items() if n != "deciwatch")
+    for name, summary in summaries.items():
+        assert summary.num_params == count_parameters(create_model(name))
+    assert summaries["identity"].num_params == 0
+
+
+def test_model_info_does_not_move_the_global_rng():
+    torch.manual_seed(3)
+    expected = torch.rand(3)
+    torch.manual_seed(3)
+    model_info("conv3d")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_conv3d_has_the_chapters_parameter_count():
+    assert count_parameters(create_model("conv3d")) == 78_150  # 25 * 25 * 5**3 + 25
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_backward_and_seeded_creation(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    torch.manual_seed(0)
+    twin = create_model(name)
+    for (key, a), b in zip(model.state_dict().items(), twin.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key  # same seed, same weights
+    assert dataclasses.is_dataclass(model.config)
+    assert model.output_kind in ("heatmaps", "coords")
+
+    x = noisy_heatmaps()
+    model.train()
+    y = model(x)
+    expected = (B, T, K, S, S) if model.output_kind == "heatmaps" else (B, T, K, 2)
+    assert y.shape == expected and y.dtype == torch.float32
+    assert torch.isfinite(y).all()
+    if name == "identity":
+        assert torch.equal(y, x) and count_parameters(model) == 0
+        return
+    y.square().mean().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, pname
+        assert torch.isfinite(p.grad).all(), pname
+        if p.dim() > 1:
+            assert p.grad.abs().sum() > 0, pname  # every weight tensor takes part in the output
+
+
+def test_options_from_config_rebuild_the_same_architecture():
+    for name in list_models():
+        model = create_model(name)
+        rebuilt = create_model(name, **dataclasses.asdict(model.config))
+        shapes = {k: v.shape for k, v in model.state_dict().items()}
+        assert shapes == {k: v.shape for k, v in rebuilt.state_dict().items()}
+
+
+def _glorot_chunks(module_name: str, module: nn.Module) -> int:
+    if isinstance(module, nn.MultiheadAttention):
+        return 3  # query, key, value
+    if module_name.endswith(("input_conv", "hidden_conv")):
+        return 4  # the ConvLSTM's gates i, f, c, o
+    return 1
+
+
+@pytest.mark.parametrize("name", ["conv3d", "deciwatch", "convlstm-s", "convlstm-c"])
+def test_weights_are_glorot_uniform_and_biases_zero(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    checked = 0
+    for mname, m in model.named_modules():
+        if isinstance(m, nn.MultiheadAttention):
+            weight, bias = m.in_proj_weight, m.in_proj_bias
+        elif isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            weight, bias = m.weight, m.bias
+        else:
+            continue
+        if bias is not None:
+            assert torch.count_nonzero(bias) == 0, mname
+        for chunk in weight.detach().chunk(_glorot_chunks(mname, m), dim=0):
+            receptive = math.prod(chunk.shape[2:])
+            fan_in, fan_out = chunk.shape[1] * receptive, chunk.shape[0] * receptive
+            bound = math.sqrt(6 / (fan_in + fan_out))
+            assert chunk.abs().max() <= bound, mname
+            # U(-a, a) fills its range and has standard deviation a / sqrt(3)
+            assert chunk.abs().max() > 0.9 * bound, mname
+            assert chunk.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.15), mname
+            checked += 1
+    assert checked > 0
+    for pname, p in model.named_parameters():
+        if pname.endswith("peephole"):  # elementwise weights: fans = hidden channels
+            bound = math.sqrt(3 / model.config.hidden)
+            assert p.abs().max() <= bound and p.abs().max() > 0.9 * bound
+
+
+def test_init_weights_refuses_parameters_it_has_no_rule_for():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(3))
+
+    with pytest.raises(TypeError, match="scale"):
+        init_weights(Odd())
+
+
+def test_create_model_rejects_unknown_names_and_options():
+    with pytest.raises(PoseDenoiseError) as err:
+        create_model("unet")
+    message = str(err.value)
+    assert "unet" in message and "\n" not in message
+    assert all(name in message for name in list_models())
+
+    with pytest.raises(PoseDenoiseError) as err:
+        create_model("deciwatch", layers=3)
+    message = str(err.value)
+    assert "layers" in message and "\n" not in message
+    assert all(opt in message for opt in ("interval", "embed_dim", "heads", "encoder_layers", "dropout"))
+
+    with pytest.raises(PoseDenoiseError, match="valid options: none"):
+        create_model("identity", size=56)
+    with pytest.raises(PoseDenoiseError):
+        create_model("conv3d", kernel_size=4)  # even: no "same" padding
+    with pytest.raises(PoseDenoiseError):
+        create_model("deciwatch", embed_dim=130, heads=4)
+
+
+def test_options_change_the_architecture():
+    small = create_model("deciwatch", embed_dim=32, heads=2, encoder_layers=1, decoder_layers=2, ffn=64)
+    assert len(small.encoder) == 1 and len(small.decoder) == 2 and small.encoder_embed.out_features == 32
+    assert create_model("conv3d", kernel_size=3).conv.kernel_size == (3, 3, 3)
+
+
+def test_deciwatch_watches_only_frames_0_and_4():
+    torch.manual_seed(0)
+    model = create_model("deciwatch").eval()
+    x = noisy_heatmaps(seed=1)
+    other = noisy_heatmaps(seed=2)
+    with torch.no_grad():
+        y = model(x)
+        x_hidden = x.clone()
+        x_hidden[:, 1:4] = other[:, 1:4]
+        assert torch.equal(model(x_hidden), y)  # frames 1-3 are never looked at
+        x_seen = x.clone()
+        x_seen[:, 4] = other[:, 4]
+        assert not torch.allclose(model(x_seen), y)  # frame 4 is
+
+
+def test_deciwatch_on_coordinates_equals_deciwatch_on_heatmaps():
+    torch.manual_seed(0)
+    model = create_model("deciwatch").eval()
+    x = noisy_heatmaps(seed=3)
+    with torch.no_grad():
+        assert torch.equal(model(x), model.forward_coords(argmax(x), size=S))
+
+
+def test_deciwatch_rejects_a_window_the_interval_does_not_fit():
+    model = create_model("deciwatch", interval=3).eval()
+    with pytest.raises(PoseDenoiseError, match="interval"):
+        model(noisy_heatmaps())
+
+
+@pytest.mark.parametrize("name", ["convlstm-s", "convlstm-c"])
+def test_convlstm_is_bidirectional(name):
+    torch.manual_seed(0)
+    model = create_model(name, size=16, head_channels=8).eval()
+    x = noisy_heatmaps(seed=4, batch=1, size=16)
+    other = noisy_heatmaps(seed=5, batch=1, size=16)
+    with torch.no_grad():
+        y = model(x)
+        last_changed, first_changed = x.clone(), x.clone()
+        last_changed[:, 4] = other[:, 4]
+        first_changed[:, 0] = other[:, 0]
+        assert not torch.allclose(model(last_changed)[:, 0], y[:, 0])  # frame 0 sees frame 4
+        assert not torch.allclose(model(first_changed)[:, 4], y[:, 4])  # frame 4 sees frame 0
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_bf16_autocast_forward_on_cpu(name):
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    x = noisy_heatmaps(seed=6)
+    with torch.no_grad():
+        reference = model(x).float()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = model(x)
+    assert y.shape == reference.shape and torch.isfinite(y).all()
+    error = (y.float() - reference).norm() / reference.norm().clamp(min=1e-6)
+    assert error < 0.05
+
+
+def test_predict_coords_and_heatmaps_from_either_kind_of_model():
+    torch.manual_seed(0)
+    x = noisy_heatmaps(seed=7)
+    identity = create_model("identity")
+    assert torch.equal(predict_coords(identity, x), argmax(x))
+    assert torch.equal(predict_heatmaps(identity, x), x)
+
+    deciwatch = create_model("deciwatch").eval()
+    with torch.no_grad():
+        coords = predict_coords(deciwatch, x)
+        heatmaps = predict_heatmaps(deciwatch, x, sigma_out=1.0)
+    assert coords.shape == (B, T, K, 2) and heatmaps.shape == x.shape
+    # every joint is drawn, at the model's coordinates rounded into the grid
+    assert torch.equal(argmax(heatmaps), coords.round().clamp(0, S - 1))
+    assert (heatmaps.flatten(-2).amax(-1) > 0).all()
