@@ -1,0 +1,701 @@
+"""Pose tracks of the user's detector output: read, split at breaks, and write back in the same format.
+
+Formats (detected from the extension, then the content):
+- `coco`: COCO keypoint results JSON, a list of `{"image_id", "category_id", "keypoints": [x, y, score] x K,
+  "score"[, "bbox", "track_id"]}`, or a dict holding that list under `"results"` (the BlazePose files of
+  `shared/data/real/`: `{"fps", "width", "height", "layout": "blazepose33", "results": [...]}`). Integer
+  image ids are frame numbers (so a missing id is a frame without a detection); other ids are frames in
+  order of first appearance.
+- `mmpose`: mmpose's saved predictions, `{"meta_info", "instance_info": [{"frame_id", "instances":
+  [{"keypoints": [[x, y]] x K, "keypoint_scores": [s] x K[, "bbox", "bbox_score", "track_id"]}]}]}`.
+- `csv`: long format, one row per (frame, person, joint): columns `frame`, `joint` (a name of the layout
+  or an index), `x`, `y`, optional `score` and `track_id` (or `person`); other columns are kept.
+- `npy` / `npz`: one person, an array `(T, K, 2 | 3)` (x, y[, score]); NaN coordinates mark a missing
+  joint. In an `.npz` the array is `keypoints` (or `coords`, `poses`, or the only 3-D array); an optional
+  `frames` array `(T,)` gives frame numbers; the other arrays are kept.
+
+K = 17 (COCO), 25 (this package's layout) or 33 (BlazePose); `layout=` names another of
+`posedenoise.layout.SOURCE_LAYOUTS` explicitly. Several people per frame are followed as tracks: by
+`track_id` where the file has it, else by greedy box overlap (IoU) from frame to frame.
+
+A joint is missing when its score is 0 or NaN (for 2-channel arrays, when a coordinate is NaN); callers
+also treat scores below their threshold as missing. Writing replaces only the x, y of each record's
+keypoints, keeps everything else as read, and never writes over a coordinate with NaN.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from posedenoise import fileio
+from posedenoise.errors import InputError
+from posedenoise.layout import NUM_JOINTS, SOURCE_LAYOUTS, to_layout25
+
+FORMATS: tuple[str, ...] = ("coco", "mmpose", "csv", "npy", "npz")
+LAYOUT_OF_COUNT = {17: "coco17", 25: "layout25", 33: "blazepose33"}
+SUFFIXES = {"coco": ".json", "mmpose": ".json", "csv": ".csv", "npy": ".npy", "npz": ".npz"}
+TRACK_COLUMNS = ("track_id", "person", "person_id", "track")
+ARRAY_KEYS = ("keypoints", "coords", "poses")
+
+
+@dataclass
+class PersonTrack:
+    """One person's keypoints over the frames where they were detected, in the source layout."""
+
+    track_id: Any  # the file's track_id, or 0, 1, ... in order of appearance
+    frames: np.ndarray  # (T,) int64 frame numbers, strictly increasing (gaps: frames without a detection)
+    keypoints: np.ndarray  # (T, K, 2) float64 pixel (x, y); NaN where the file has no coordinates
+    scores: np.ndarray  # (T, K) float64 detector scores; 1.0 where the format has none, 0.0 where missing
+    records: np.ndarray  # (T,) int64: the record of the file each frame was read from (for writing back)
+
+    def __post_init__(self) -> None:
+        self.frames = np.asarray(self.frames, dtype=np.int64)
+        self.keypoints = np.asarray(self.keypoints, dtype=np.float64)
+        self.scores = np.asarray(self.scores, dtype=np.float64)
+        self.records = np.asarray(self.records, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def present(self, min_score: float = 0.0) -> np.ndarray:
+        """(T, K) bool: finite coordinates and a score above zero and at least `min_score`."""
+        finite = np.isfinite(self.keypoints).all(axis=-1)
+        with np.errstate(invalid="ignore"):
+            return finite & (self.scores > 0) & (self.scores >= min_score)
+
+
+@dataclass
+class TrackFile:
+    """The tracks of one file, with what is needed to write it back in its own format."""
+
+    path: Path  # where it was read from
+    format: str  # one of FORMATS
+    layout: str  # key of SOURCE_LAYOUTS: "coco17", "layout25", "blazepose33", ...
+    tracks: list[PersonTrack]
+    fps: float | None = None  # frame rate where the file states it
+    notes: list[str] = field(default_factory=list)  # what the reader decided, for the user
+    source: Any = None  # the parsed file (JSON document, DataFrame, arrays); copied, never changed, on write
+    csv_rows: np.ndarray | None = None  # csv: (records, K) row of each joint of each record, -1 if absent
+    json_indent: int | None = 2  # JSON: written back on one line if it was read from one line
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(SOURCE_LAYOUTS[self.layout][0])
+
+    @property
+    def num_records(self) -> int:
+        return sum(len(t) for t in self.tracks)
+
+    def with_keypoints(self, keypoints: list[np.ndarray]) -> TrackFile:
+        """A copy whose tracks carry the given (T, K, 2) keypoints (one array per track)."""
+        tracks = [
+            replace(t, keypoints=np.asarray(k, dtype=np.float64))
+            for t, k in zip(self.tracks, keypoints, strict=True)
+        ]
+        return replace(self, tracks=tracks)
+
+
+def layout25(track: PersonTrack, layout: str, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A track in the 25-joint layout: coords (T, 25, 2) (zero where missing) and present (T, 25) bool."""
+    mapping = SOURCE_LAYOUTS[layout][1]
+    present = track.present(min_score)
+    coords = np.where(present[..., None], track.keypoints, 0.0)
+    coords25, has = to_layout25(coords, mapping)
+    present25 = np.zeros((len(track), NUM_JOINTS), dtype=bool)
+    present25[:, has] = present[:, mapping[has]]
+    return coords25, present25
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def read_tracks(
+    path: str | Path, layout: str | None = None, min_iou: float = 0.3, max_age: int = 10
+) -> TrackFile:
+    """Read pose tracks from a COCO results / mmpose JSON, a long CSV or a NumPy array file.
+
+    layout:  source layout name (default: from the file, or from K = 17, 25 or 33).
+    min_iou: box overlap needed to continue a track from one frame to a later one (files without track ids).
+    max_age: frames a track may go undetected and still be continued.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, "is a folder, expected a pose file (.json, .csv, .npy or .npz)")
+    if layout is not None and layout not in SOURCE_LAYOUTS:
+        raise InputError(path, f"unknown layout {layout!r}; choose one of {', '.join(SOURCE_LAYOUTS)}")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _read_json(path, layout, min_iou, max_age)
+    if suffix == ".csv":
+        return _read_csv(path, layout, min_iou, max_age)
+    if suffix in (".npy", ".npz"):
+        return _read_array(path, layout)
+    raise InputError(path, f"unsupported file type {path.suffix!r}; expected .json, .csv, .npy or .npz")
+
+
+def _layout_for(path: Path, k: int, layout: str | None) -> str:
+    if layout is not None:
+        expected = len(SOURCE_LAYOUTS[layout][0])
+        if k != expected:
+            raise InputError(path, f"{k} keypoints per person, but layout {layout!r} has {expected}")
+        return layout
+    if k not in LAYOUT_OF_COUNT:
+        raise InputError(path, f"{k} keypoints per person; expected 17 (COCO), 25 or 33 (BlazePose)")
+    return LAYOUT_OF_COUNT[k]
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError
+    return float(value)
+
+
+def _check_values(path: Path, where: str, xy: np.ndarray, scores: np.ndarray) -> None:
+    """Infinite values are corrupt; NaN coordinates are corrupt on a joint that has a positive score."""
+    if np.isinf(xy).any() or np.isinf(scores).any():
+        raise InputError(path, f"{where}: infinite keypoint values")
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(xy).all(axis=-1) & (scores > 0)
+    if bad.any():
+        raise InputError(path, f"{where}: NaN coordinates on a joint with a positive score")
+
+
+def _load_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        raise InputError(path, "not a text file") from None
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def _read_json(path: Path, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
+    text = _load_text(path)
+    doc = _parse_json(path, text)
+    if isinstance(doc, dict) and "instance_info" in doc:
+        track_file = _read_mmpose(path, doc, layout, min_iou, max_age)
+    elif isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("results"), list)):
+        track_file = _read_coco(path, doc, layout, min_iou, max_age)
+    else:
+        track_file = None
+    if track_file is not None:
+        # Keep the input's style: one line in, one line out (detector dumps are often large).
+        track_file.json_indent = None if "\n" not in text.strip() else 2
+        return track_file
+    raise InputError(
+        path,
+        "not a COCO keypoint results list, a dict with 'results', or an mmpose file with 'instance_info'",
+    )
+
+
+def _coco_records(doc: Any) -> list[dict]:
+    return doc if isinstance(doc, list) else doc["results"]
+
+
+def _mmpose_records(doc: Any) -> list[dict]:
+    return [inst for frame in doc["instance_info"] for inst in frame["instances"]]
+
+
+def _read_coco(path: Path, doc: Any, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
+    records = _coco_records(doc)
+    notes = []
+    if layout is None and isinstance(doc, dict) and doc.get("layout") is not None:
+        layout = doc["layout"]
+        if layout not in SOURCE_LAYOUTS:
+            raise InputError(path, f"unknown layout {layout!r} in the file")
+    fps = None
+    if isinstance(doc, dict) and doc.get("fps") is not None:
+        try:
+            fps = _number(doc["fps"])
+        except TypeError:
+            raise InputError(path, f"fps is not a number: {doc['fps']!r}") from None
+        if not (math.isfinite(fps) and fps > 0):
+            raise InputError(path, f"invalid fps {doc['fps']!r}")
+    if not records:
+        raise InputError(path, "no detections in the file")
+
+    k = None
+    xy_all, score_all, image_ids, track_ids, boxes = [], [], [], [], []
+    for i, rec in enumerate(records):
+        where = f"result {i}"
+        if not isinstance(rec, dict) or "keypoints" not in rec or "image_id" not in rec:
+            raise InputError(path, f"{where}: expected a dict with 'image_id' and 'keypoints'")
+        kps = rec["keypoints"]
+        if not isinstance(kps, list) or len(kps) % 3 or not kps:
+            raise InputError(path, f"{where}: 'keypoints' must be a list of [x, y, score] triplets")
+        if k is None:
+            k = len(kps) // 3
+            layout = _layout_for(path, k, layout)
+        elif len(kps) // 3 != k:
+            raise InputError(path, f"{where}: {len(kps) // 3} keypoints, but earlier results have {k}")
+        try:
+            values = np.array([_number(v) for v in kps], dtype=np.float64).reshape(k, 3)
+        except TypeError:
+            raise InputError(path, f"{where}: non-numeric keypoint values") from None
+        _check_values(path, where, values[:, :2], values[:, 2])
+        xy_all.append(values[:, :2])
+        score_all.append(np.nan_to_num(values[:, 2], nan=0.0))
+        image_ids.append(rec["image_id"])
+        track_ids.append(rec.get("track_id"))
+        boxes.append(_xywh_box(rec.get("bbox")))
+
+    frames = _frame_numbers(path, image_ids, notes)
+    tracks = _group(
+        path, frames, np.stack(xy_all), np.stack(score_all), track_ids, boxes, min_iou, max_age, notes
+    )
+    return TrackFile(path, "coco", layout, tracks, fps, notes, doc)
+
+
+def _read_mmpose(path: Path, doc: dict, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
+    info = doc["instance_info"]
+    if not isinstance(info, list):
+        raise InputError(path, "'instance_info' must be a list of {'frame_id', 'instances'}")
+    notes: list[str] = []
+    k = None
+    xy_all, score_all, frame_ids, track_ids, boxes = [], [], [], [], []
+    for f, frame in enumerate(info):
+        if (
+            not isinstance(frame, dict)
+            or not isinstance(frame.get("instances"), list)
+            or "frame_id" not in frame
+        ):
+            raise InputError(path, f"instance_info[{f}]: expected {{'frame_id', 'instances': [...]}}")
+        for j, inst in enumerate(frame["instances"]):
+            where = f"frame {frame['frame_id']} instance {j}"
+            kps = inst.get("keypoints") if isinstance(inst, dict) else None
+            try:
+                xy = np.array([[_number(v) for v in p] for p in kps], dtype=np.float64)
+                if xy.ndim != 2 or xy.shape[1] != 2:
+                    raise TypeError
+            except (TypeError, ValueError):
+                raise InputError(path, f"{where}: 'keypoints' must be a list of [x, y] pairs") from None
+            if k is None:
+                k = len(xy)
+                layout = _layout_for(path, k, layout)
+            elif len(xy) != k:
+                raise InputError(path, f"{where}: {len(xy)} keypoints, but earlier instances have {k}")
+            raw_scores = inst.get("keypoint_scores")
+            if raw_scores is None:
+                scores = np.ones(k)
+            else:
+                try:
+                    scores = np.array([_number(v) for v in raw_scores], dtype=np.float64)
+                except TypeError:
+                    raise InputError(path, f"{where}: non-numeric keypoint_scores") from None
+                if scores.shape != (k,):
+                    raise InputError(path, f"{where}: {len(scores)} keypoint_scores for {k} keypoints")
+            _check_values(path, where, xy, scores)
+            xy_all.append(xy)
+            score_all.append(np.nan_to_num(scores, nan=0.0))
+            frame_ids.append(frame["frame_id"])
+            track_ids.append(inst.get("track_id"))
+            boxes.append(_xyxy_box(inst.get("bbox")))
+    if k is None:
+        raise InputError(path, "no instances in the file")
+    frames = _frame_numbers(path, frame_ids, notes)
+    tracks = _group(
+        path, frames, np.stack(xy_all), np.stack(score_all), track_ids, boxes, min_iou, max_age, notes
+    )
+    return TrackFile(path, "mmpose", layout, tracks, None, notes, doc)
+
+
+def _read_csv(path: Path, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(
+            path, f"not a readable CSV ({str(exc).splitlines()[0] if str(exc) else 'empty'})"
+        ) from None
+    missing = [c for c in ("frame", "joint", "x", "y") if c not in df.columns]
+    if missing:
+        raise InputError(
+            path, f"missing column(s) {', '.join(missing)}; need frame, joint, x, y[, score, track_id]"
+        )
+    if df.empty:
+        raise InputError(path, "no rows")
+    notes: list[str] = []
+    track_col = next((c for c in TRACK_COLUMNS if c in df.columns), None)
+
+    # Joints: indices, or names of a layout.
+    joints = df["joint"]
+    if pd.api.types.is_integer_dtype(joints):
+        index = joints.to_numpy(dtype=np.int64)
+        if layout is None:
+            k = int(index.max()) + 1
+            if k not in LAYOUT_OF_COUNT:
+                raise InputError(
+                    path, f"joint indices go up to {k - 1}; pass the layout (17, 25 or 33 joints) explicitly"
+                )
+            layout = LAYOUT_OF_COUNT[k]
+        if index.min() < 0 or index.max() >= len(SOURCE_LAYOUTS[layout][0]):
+            raise InputError(path, f"joint index out of range for layout {layout!r}")
+    else:
+        names = joints.astype(str).to_numpy()
+        used = set(names.tolist())
+        candidates = [layout] if layout is not None else ["coco17", "layout25", "blazepose33"]
+        layout = next((c for c in candidates if used <= set(SOURCE_LAYOUTS[c][0])), None)
+        if layout is None:
+            unknown = sorted(used - set(SOURCE_LAYOUTS[candidates[-1]][0]))[:5]
+            raise InputError(path, f"unknown joint name(s) {', '.join(unknown)}")
+        position = {n: i for i, n in enumerate(SOURCE_LAYOUTS[layout][0])}
+        index = np.array([position[n] for n in names], dtype=np.int64)
+        notes.append(f"joint names read as layout {layout}")
+    k = len(SOURCE_LAYOUTS[layout][0])
+
+    try:
+        frame_numbers = df["frame"].to_numpy(dtype=np.int64)
+        x = df["x"].to_numpy(dtype=np.float64)
+        y = df["y"].to_numpy(dtype=np.float64)
+        score = df["score"].to_numpy(dtype=np.float64) if "score" in df.columns else np.ones(len(df))
+    except (ValueError, TypeError):
+        raise InputError(path, "non-numeric frame, x, y or score values") from None
+    _check_values(path, "rows", np.stack([x, y], axis=1), score)
+    person = df[track_col].to_numpy() if track_col else np.zeros(len(df), dtype=np.int64)
+    if track_col and pd.isna(df[track_col]).any():
+        raise InputError(path, f"empty {track_col} values")
+
+    # One record per (person, frame), in order of first appearance.
+    keys = pd.MultiIndex.from_arrays([person, frame_numbers])
+    codes, uniques = pd.factorize(keys)
+    n_rec = len(uniques)
+    rows = np.full((n_rec, k), -1, dtype=np.int64)
+    if (np.bincount(codes * k + index, minlength=n_rec * k) > 1).any():
+        raise InputError(path, "a joint appears twice for the same person and frame")
+    rows[codes, index] = np.arange(len(df))
+    xy = np.full((n_rec, k, 2), np.nan)
+    scores = np.zeros((n_rec, k))
+    xy[codes, index] = np.stack([x, y], axis=1)
+    scores[codes, index] = np.nan_to_num(score, nan=0.0)
+    rec_frames = np.array([f for _, f in uniques], dtype=np.int64)
+    rec_people = [p for p, _ in uniques]
+    track_ids = rec_people if track_col else [None] * n_rec
+    boxes = [None] * n_rec
+    tracks = _group(path, rec_frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
+    return TrackFile(path, "csv", layout, tracks, None, notes, df, rows)
+
+
+def _read_array(path: Path, layout: str | None) -> TrackFile:
+    try:
+        if path.suffix.lower() == ".npy":
+            arrays = {"": np.load(path, allow_pickle=False)}
+            key = ""
+        else:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+            key = next((n for n in ARRAY_KEYS if n in arrays), None)
+            if key is None:
+                three_d = [n for n, a in arrays.items() if a.ndim == 3]
+                if len(three_d) != 1:
+                    raise InputError(
+                        path, f"no (T, K, 2|3) array named {' or '.join(ARRAY_KEYS)} among {list(arrays)}"
+                    )
+                key = three_d[0]
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(path, f"not a readable NumPy file ({str(exc).splitlines()[0]})") from None
+    arr = arrays[key]
+    if arr.ndim != 3 or arr.shape[-1] not in (2, 3) or arr.shape[0] == 0:
+        raise InputError(path, f"array has shape {arr.shape}, expected (T, K, 2) or (T, K, 3) with T >= 1")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InputError(path, f"array has dtype {arr.dtype}, expected numbers")
+    t, k = arr.shape[:2]
+    layout = _layout_for(path, k, layout)
+    values = arr.astype(np.float64)
+    xy = values[..., :2].copy()
+    if arr.shape[-1] == 3:
+        scores = np.nan_to_num(values[..., 2], nan=0.0)
+    else:
+        scores = np.isfinite(xy).all(axis=-1).astype(np.float64)  # NaN marks a missing joint
+    _check_values(path, "array", xy, scores)
+    frames = np.arange(t, dtype=np.int64)
+    if "frames" in arrays and key != "frames":
+        frames = np.asarray(arrays["frames"])
+        if frames.shape != (t,) or not np.issubdtype(frames.dtype, np.integer):
+            raise InputError(
+                path, f"'frames' has shape {frames.shape} and dtype {frames.dtype}, expected ({t},) ints"
+            )
+        if t > 1 and not (np.diff(frames) > 0).all():
+            raise InputError(path, "'frames' is not strictly increasing")
+    track = PersonTrack(0, frames, xy, scores, np.arange(t))
+    fmt = "npy" if path.suffix.lower() == ".npy" else "npz"
+    return TrackFile(path, fmt, layout, [track], None, [], {"arrays": arrays, "key": key})
+
+
+def _frame_numbers(path: Path, ids: list[Any], notes: list[str]) -> np.ndarray:
+    """Integer ids are frame numbers; any other ids are numbered in order of first appearance."""
+    if all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
+        return np.array(ids, dtype=np.int64)
+    if any(isinstance(i, (list, dict)) or i is None for i in ids):
+        raise InputError(path, "image/frame ids must be numbers or strings")
+    order: dict[Any, int] = {}
+    for i in ids:
+        order.setdefault(i, len(order))
+    notes.append("frame ids are not integers: frames taken in order of first appearance")
+    return np.array([order[i] for i in ids], dtype=np.int64)
+
+
+def _xywh_box(bbox: Any) -> np.ndarray | None:
+    try:
+        x, y, w, h = (float(v) for v in bbox[:4])
+        return np.array([x, y, x + w, y + h])
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _xyxy_box(bbox: Any) -> np.ndarray | None:
+    # mmpose's split_instances stores bbox as [[x1, y1, x2, y2]]
+    if isinstance(bbox, (list, tuple)) and len(bbox) == 1 and isinstance(bbox[0], (list, tuple)):
+        bbox = bbox[0]
+    try:
+        return np.array([float(v) for v in bbox[:4]]) if len(bbox) >= 4 else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _keypoint_box(xy: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
+    ok = np.isfinite(xy).all(axis=-1) & (scores > 0)
+    if not ok.any():
+        return None
+    pts = xy[ok]
+    return np.concatenate([pts.min(axis=0), pts.max(axis=0)])
+
+
+def _iou(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    if a is None or b is None:
+        return 0.0
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _group(
+    path: Path,
+    frames: np.ndarray,
+    xy: np.ndarray,
+    scores: np.ndarray,
+    track_ids: list[Any],
+    boxes: list[np.ndarray | None],
+    min_iou: float,
+    max_age: int,
+    notes: list[str],
+) -> list[PersonTrack]:
+    """Records -> tracks: by track id where given, else one track if no frame holds two people, else IoU."""
+    n = len(frames)
+    given = [t is not None for t in track_ids]
+    if any(given) and not all(given):
+        raise InputError(path, "some detections have a track_id and others do not")
+    if all(given) and n:
+        labels = list(track_ids)
+        if any(isinstance(t, (list, dict)) for t in labels):
+            raise InputError(path, "track ids must be numbers or strings")
+    elif len(np.unique(frames)) == n:
+        labels = [0] * n
+    else:
+        labels = _associate(frames, xy, scores, boxes, min_iou, max_age)
+        notes.append(
+            f"no track ids: {len(set(labels))} tracks formed by box overlap (IoU >= {min_iou}, "
+            f"up to {max_age} frames apart)"
+        )
+
+    order: dict[Any, list[int]] = {}
+    for i, label in enumerate(labels):
+        order.setdefault(label, []).append(i)
+    tracks = []
+    for label, idx in order.items():
+        idx = np.array(idx, dtype=np.int64)
+        idx = idx[np.argsort(frames[idx], kind="stable")]
+        f = frames[idx]
+        if len(f) > 1 and (np.diff(f) == 0).any():
+            dup = int(f[1:][np.diff(f) == 0][0])
+            raise InputError(path, f"track {label!r} has two detections in frame {dup}")
+        tracks.append(PersonTrack(label, f, xy[idx], scores[idx], idx))
+    return tracks
+
+
+def _associate(
+    frames: np.ndarray,
+    xy: np.ndarray,
+    scores: np.ndarray,
+    boxes: list[np.ndarray | None],
+    min_iou: float,
+    max_age: int,
+) -> list[int]:
+    """Greedy frame-to-frame IoU matching: best overlapping pairs first; the unmatched start new tracks."""
+    boxes = [b if b is not None else _keypoint_box(xy[i], scores[i]) for i, b in enumerate(boxes)]
+    labels = [-1] * len(frames)
+    active: list[tuple[int, np.ndarray | None, int]] = []  # (label, last box, last frame)
+    next_label = 0
+    for f in np.unique(frames):
+        dets = np.flatnonzero(frames == f)
+        live = [a for a in active if f - a[2] <= max_age + 1]
+        pairs = sorted(
+            ((_iou(live[j][1], boxes[d]), j, d) for j in range(len(live)) for d in dets),
+            key=lambda p: (-p[0], p[1], p[2]),
+        )
+        used_tracks, used_dets = set(), set()
+        for overlap, j, d in pairs:
+            if overlap < min_iou:
+                break
+            if j in used_tracks or d in used_dets:
+                continue
+            used_tracks.add(j)
+            used_dets.add(d)
+            labels[d] = live[j][0]
+            live[j] = (live[j][0], boxes[d], int(f))
+        for d in dets:
+            if labels[d] < 0:
+                labels[d] = next_label
+                live.append((next_label, boxes[d], int(f)))
+                next_label += 1
+        active = live
+    return labels
+
+
+# ----------------------------------------------------------------------------------------------- breaks
+
+
+@dataclass(frozen=True)
+class TrackBreak:
+    """A place where a track is split instead of being smoothed across."""
+
+    index: int  # first index (into the track's arrays) of the new segment
+    frame: int  # its frame number
+    reason: str  # "jump": the whole body moved too far; "gap": too many frames without a detection
+    amount: float  # jump: median joint displacement / body size; gap: frames without a detection
+
+
+def track_breaks(
+    frames: np.ndarray, keypoints: np.ndarray, present: np.ndarray, jump: float = 0.5, max_gap: int = 10
+) -> list[TrackBreak]:
+    """Where a track should be split: whole-body jumps and long detection gaps.
+
+    frames (T,) int, keypoints (T, K, 2), present (T, K) bool. Consecutive detected frames (>= 2 present
+    joints) are compared: a jump is a median displacement of the joints present in both, or of the box
+    centres if fewer than 3 are shared, above `jump` x the body size (the longer side of the present
+    joints' box, mean of the two frames). A person's limbs rarely move half a body length between two
+    frames; a tracker switching to someone else, or a re-detection far away, moves all of them at once.
+    A gap is more than `max_gap` frames without a detection.
+    """
+    frames = np.asarray(frames)
+    detected = np.flatnonzero(np.asarray(present).sum(axis=1) >= 2)
+    breaks = []
+    for a, b in zip(detected[:-1], detected[1:], strict=True):
+        missing = int(frames[b] - frames[a] - 1)
+        if missing > max_gap:
+            breaks.append(TrackBreak(int(b), int(frames[b]), "gap", float(missing)))
+            continue
+        pa, pb = present[a], present[b]
+        size = (_box_side(keypoints[a][pa]) + _box_side(keypoints[b][pb])) / 2
+        if size <= 0:
+            continue
+        both = pa & pb
+        if both.sum() >= 3:
+            moved = float(np.median(np.linalg.norm(keypoints[b][both] - keypoints[a][both], axis=-1)))
+        else:
+            moved = float(np.linalg.norm(_box_centre(keypoints[b][pb]) - _box_centre(keypoints[a][pa])))
+        if moved > jump * size:
+            breaks.append(TrackBreak(int(b), int(frames[b]), "jump", moved / size))
+    return breaks
+
+
+def _box_side(points: np.ndarray) -> float:
+    return float((points.max(axis=0) - points.min(axis=0)).max())
+
+
+def _box_centre(points: np.ndarray) -> np.ndarray:
+    return (points.max(axis=0) + points.min(axis=0)) / 2
+
+
+def segments(length: int, breaks: list[TrackBreak]) -> list[tuple[int, int]]:
+    """Index ranges [start, stop) of the pieces a track of `length` frames is split into."""
+    cuts = [0] + sorted(b.index for b in breaks) + [length]
+    return [(s, e) for s, e in zip(cuts[:-1], cuts[1:], strict=True) if e > s]
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
+def write_tracks(track_file: TrackFile, path: str | Path) -> None:
+    """Write `track_file` in its own format: the source with each record's x, y replaced. Atomic."""
+    path = Path(path)
+    fmt = track_file.format
+    if path.suffix.lower() != SUFFIXES[fmt]:
+        raise InputError(path, f"output must be a {SUFFIXES[fmt]} file, like the input ({fmt} format)")
+    if fmt in ("coco", "mmpose"):
+        doc = copy.deepcopy(track_file.source)
+        records = _coco_records(doc) if fmt == "coco" else _mmpose_records(doc)
+        set_record = _set_coco if fmt == "coco" else _set_mmpose
+        for track in track_file.tracks:
+            for t, r in enumerate(track.records):
+                set_record(records[r], track.keypoints[t])
+        fileio.write_text(path, json.dumps(doc, indent=track_file.json_indent) + "\n")
+    elif fmt == "csv":
+        df = track_file.source.copy()
+        x = df["x"].to_numpy(dtype=np.float64, copy=True)
+        y = df["y"].to_numpy(dtype=np.float64, copy=True)
+        for track in track_file.tracks:
+            rows = track_file.csv_rows[track.records]  # (T, K)
+            ok = (rows >= 0) & np.isfinite(track.keypoints).all(axis=-1)
+            x[rows[ok]] = track.keypoints[..., 0][ok]
+            y[rows[ok]] = track.keypoints[..., 1][ok]
+        df["x"], df["y"] = x, y
+        with fileio.atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+    else:
+        arrays = dict(track_file.source["arrays"])
+        key = track_file.source["key"]
+        arr = arrays[key].copy()
+        kp = track_file.tracks[0].keypoints
+        ok = np.isfinite(kp).all(axis=-1)
+        arr[..., :2][ok] = kp[ok].astype(arr.dtype)
+        arrays[key] = arr
+        with fileio.atomic_path(path) as tmp, open(tmp, "wb") as f:
+            if fmt == "npy":
+                np.save(f, arr)
+            else:
+                np.savez(f, **arrays)
+
+
+def _set_coco(record: dict, xy: np.ndarray) -> None:
+    kps = record["keypoints"]
+    for j, (x, y) in enumerate(xy):
+        if math.isfinite(x) and math.isfinite(y):
+            kps[3 * j], kps[3 * j + 1] = float(x), float(y)
+
+
+def _set_mmpose(record: dict, xy: np.ndarray) -> None:
+    kps = record["keypoints"]
+    for j, (x, y) in enumerate(xy):
+        if math.isfinite(x) and math.isfinite(y):
+            kps[j] = [float(x), float(y)]
+
+
+__all__ = [
+    "FORMATS",
+    "PersonTrack",
+    "TrackBreak",
+    "TrackFile",
+    "layout25",
+    "read_tracks",
+    "segments",
+    "track_breaks",
+    "write_tracks",
+]
