@@ -1,0 +1,349 @@
+"""Apply a trained model, or a classic smoother, to the user's own pose tracks (`posedenoise denoise`).
+
+Model path, per track segment, exactly as in training:
+  pixels -> per-frame square crop onto the 56 x 56 grid (`prepare.crop_to_grid`) -> input heatmaps of the
+  detected joints (`heatmaps.render`, sigma_in) -> every 5-frame window at the model's step (step 2 for
+  experiment 3), stride 1, batched -> `models.predict_coords` -> the estimates of a frame averaged over the
+  windows that contain it -> back to pixels with that frame's box.
+Smoother path: the smoother runs on each segment's source keypoints (every landmark), in pixels.
+
+Tracks are split where the whole body jumps or the detection stops for long (`tracks.track_breaks`); the
+pieces are denoised independently. A piece shorter than one window (5 x step frames for a model, 3 for
+a smoother) is left as it was and listed. Joints below `min_score` are missing: they get no input heatmap
+and keep their values, unless `fill_missing`, in which case they take the estimate (the model's from the
+windows where the joint is seen in another frame; the smoother's from interpolation between detections).
+
+Delay for live use: a centred 5-frame window at step s needs 2 s frames after the one it reports (the
+window's centre frame); this offline output averages every window containing a frame, so it reads up to
+4 s frames ahead. One Euro is causal (0), Savitzky-Golay needs window // 2, Gaussian its kernel radius.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from posedenoise.errors import PoseDenoiseError
+from posedenoise.layout import JOINTS, SOURCE_LAYOUTS
+from posedenoise.noise import GRID, WINDOW
+from posedenoise.smoothers import SMOOTHERS, lookahead_frames, smooth
+from posedenoise.tracks import PersonTrack, layout25, read_tracks, segments, track_breaks, write_tracks
+
+MIN_SMOOTH_FRAMES = 3  # below this a smoother has nothing to work with
+DEFAULT_FPS = 30.0  # for One Euro when the file states no frame rate
+
+ProgressFn = Callable[[str, int, int | None], None]  # (stage, done, total)
+
+
+@dataclass
+class DenoiseSummary:
+    """What `denoise_file` did, for the user."""
+
+    input: str
+    output: str
+    format: str  # of both files
+    layout: str  # source layout of the keypoints
+    method: str  # "model conv3d (experiment 1.2, step 1)" or "smoother savgol (window=5, polyorder=2)"
+    tracks: int  # people followed
+    records: int  # person-frames in the file
+    changed_records: int  # person-frames with at least one joint changed
+    segments: int  # pieces denoised independently (tracks split at breaks)
+    splits: list[dict[str, Any]] = field(default_factory=list)  # {"track", "frame", "reason", "amount"}
+    short_segments: list[dict[str, Any]] = field(default_factory=list)  # {"track", "first", "last", "frames"}
+    min_score: float = 0.3  # joints scored below this were treated as missing
+    missing_joints: int = 0  # joint-frames below min_score (among the joints the method changes)
+    fill_missing: bool = False  # whether missing joints got estimates (True) or kept their values
+    filled_joints: int = 0  # joint-frames filled
+    passthrough: list[str] = field(default_factory=list)  # source landmarks left untouched by the method
+    step: int = 1  # frames between the window's frames (model only)
+    delay_frames: int = 0  # live use: frames after a frame that must arrive before it can be reported
+    lookahead_frames: int = 0  # frames ahead this file's output actually used
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary as short lines for a terminal."""
+        out = [
+            f"{self.input} -> {self.output} ({self.format}, layout {self.layout})",
+            f"method: {self.method}",
+            f"{self.tracks} track(s), {self.records} person-frames, {self.changed_records} changed, "
+            f"{self.segments} segment(s)",
+        ]
+        for s in self.splits:
+            what = (
+                f"body jumped {s['amount']:.2f} x its size"
+                if s["reason"] == "jump"
+                else f"{s['amount']:.0f} frames missing"
+            )
+            out.append(f"track {s['track']}: split at frame {s['frame']} ({what})")
+        for s in self.short_segments:
+            out.append(
+                f"track {s['track']}: frames {s['first']}-{s['last']} ({s['frames']} frames) shorter than "
+                f"the {s['needs']} needed; left unchanged"
+            )
+        state = "filled with estimates" if self.fill_missing else "kept as they were"
+        out.append(
+            f"{self.missing_joints} joint-frames below score {self.min_score} treated as missing, {state}"
+            + (f" ({self.filled_joints} filled)" if self.fill_missing else "")
+        )
+        if self.passthrough:
+            out.append(f"not changed (outside the 25-joint layout): {', '.join(self.passthrough)}")
+        out.append(
+            f"delay for live use: {self.delay_frames} frame(s); this output used up to "
+            f"{self.lookahead_frames} frame(s) ahead"
+        )
+        out.extend(self.notes)
+        return out
+
+
+def window_starts(length: int, step: int = 1, stride: int = 1) -> np.ndarray:
+    """First frames of the windows over `length` consecutive frames: 5 frames `step` apart.
+
+    stride 1 starts a window at every frame (each frame is then in 5 windows away from the ends). A
+    larger stride (at most 5) starts one every `stride` windows of each frame phase, plus the last one
+    of the phase, so every frame stays covered at about 1/stride of the cost.
+    """
+    if not 1 <= stride <= WINDOW:
+        raise PoseDenoiseError(f"stride must be between 1 and {WINDOW}, got {stride}")
+    last = length - 1 - (WINDOW - 1) * step  # last possible start
+    if last < 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = []
+    for phase in range(min(step, last + 1)):
+        final = last - (last - phase) % step  # the last start of this phase
+        phase_starts = np.arange(phase, final + 1, step * stride)
+        starts.append(np.union1d(phase_starts, [final]))
+    return np.unique(np.concatenate(starts)).astype(np.int64)
+
+
+def denoise_track(
+    coords: np.ndarray,
+    present: np.ndarray,
+    model: torch.nn.Module,
+    step: int = 1,
+    sigma_in: float = 1.0,
+    margin: float = 0.1,
+    fill_missing: bool = False,
+    stride: int = 1,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Denoise one contiguous piece of track with a model.
+
+    coords (T, 25, 2) pixels of consecutive frames, present (T, 25) bool (a frame without a detection is
+    all False). Every window of 5 frames `step` apart (`stride` = 1: a window at every frame; see
+    `window_starts`) is cropped, rendered with sigma_in and passed through the model in batches; a
+    frame's estimate is the mean over the windows containing it.
+    Returns (T, 25, 2) pixels, NaN where there is no estimate: frames with fewer than 2 present joints, a
+    piece shorter than 5 x step frames, and (unless fill_missing) joints not present in that frame. With
+    fill_missing a missing joint is estimated from the windows where it is present in some other frame.
+    """
+    from posedenoise.heatmaps import render
+    from posedenoise.models import predict_coords
+    from posedenoise.prepare import crop_to_grid
+
+    coords = np.asarray(coords, dtype=np.float64)
+    present = np.asarray(present, dtype=bool)
+    t = len(coords)
+    out = np.full((t, coords.shape[1], 2), np.nan)
+    span = (WINDOW - 1) * step
+    if t <= span:
+        return out
+    grid, boxes, keep = crop_to_grid(coords, present, margin=margin, size=GRID)  # (T, 25, 2), (T, 3), (T,)
+    seen = present & keep[:, None]  # (T, 25) joints drawn into the input
+    starts = window_starts(t, step, stride)
+    frame_of = starts[:, None] + step * np.arange(WINDOW)  # (N, 5) frame index of each window position
+
+    grid_t = torch.from_numpy(grid)
+    seen_t = torch.from_numpy(seen)
+    total = np.zeros((t, coords.shape[1], 2))
+    weight = np.zeros((t, coords.shape[1]))
+    model.eval()
+    with torch.inference_mode():
+        for b in range(0, len(starts), batch_size):
+            idx = frame_of[b : b + batch_size]  # (B, 5)
+            x = render(grid_t[idx], seen_t[idx], sigma_in, size=GRID)  # (B, 5, 25, 56, 56)
+            pred = predict_coords(model, x.to(device)).float().cpu().numpy()  # (B, 5, 25, 2)
+            w = seen[idx]  # (B, 5, 25)
+            if fill_missing:
+                w = w | (seen[idx].any(axis=1, keepdims=True) & keep[idx][..., None])
+            w = w.astype(np.float64)
+            np.add.at(total, idx, pred * w[..., None])
+            np.add.at(weight, idx, w)
+    estimated = (weight > 0) & keep[:, None]
+    mean_grid = total / np.maximum(weight, 1)[..., None]
+    origin, side = boxes[:, None, :2], boxes[:, None, 2:3]  # (T, 1, 2), (T, 1, 1)
+    pixels = mean_grid / (GRID - 1) * side + origin  # inverse of crop_to_grid
+    out[estimated] = pixels[estimated]
+    return out
+
+
+def denoise_file(
+    input: str | Path,
+    output: str | Path,
+    checkpoint: str | Path | None = None,
+    filter: str | None = None,
+    *,
+    model: torch.nn.Module | None = None,
+    step: int | None = None,
+    filter_params: dict[str, Any] | None = None,
+    layout: str | None = None,
+    device: str = "cpu",
+    min_score: float = 0.3,
+    fill_missing: bool = False,
+    jump: float = 0.5,
+    max_gap: int = 10,
+    sigma_in: float = 1.0,
+    margin: float = 0.1,
+    stride: int = 1,
+    batch_size: int = 64,
+    fps: float | None = None,
+    progress: ProgressFn | None = None,
+) -> DenoiseSummary:
+    """Denoise the pose tracks of `input` and write them to `output` in the same format.
+
+    Exactly one of: `checkpoint` (a trained model; its experiment gives the step), `filter` (one of
+    SMOOTHERS, with `filter_params` for it), or `model` (an in-memory model, with `step`, default 1).
+    min_score: joints scored lower are missing (for BlazePose files the score is the visibility).
+    jump, max_gap: where to split tracks (see `tracks.track_breaks`).
+    sigma_in: blur of the input heatmaps drawn from the detections (training drew 1 to 3; 1 is the
+        sharpest, and what experiment 2 trained with).
+    stride: 1 = a window at every frame; 2 to 5 = fewer windows (faster, fewer estimates to average).
+    fps: frame rate for One Euro (default: the file's, else 30).
+    """
+    if sum(x is not None for x in (checkpoint, filter, model)) != 1:
+        raise PoseDenoiseError("give exactly one of a checkpoint or a filter")
+    if filter is not None and filter not in SMOOTHERS:
+        raise PoseDenoiseError(f"unknown filter {filter!r}; choose one of {', '.join(SMOOTHERS)}")
+    if not 0 <= min_score <= 1:
+        raise PoseDenoiseError(f"min_score must be in [0, 1], got {min_score}")
+
+    params = dict(filter_params or {})
+    if checkpoint is not None:
+        from posedenoise.checkpoint import load_model
+        from posedenoise.noise import Experiment
+
+        model, meta = load_model(checkpoint, device)
+        experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
+        step = experiment.step
+        method = f"model {meta['model']} (experiment {experiment.name}, step {step}, sigma_in {sigma_in:g})"
+    elif model is not None:
+        model = model.to(device)
+        step = 1 if step is None else int(step)
+        method = f"model {type(model).__name__} (step {step}, sigma_in {sigma_in:g})"
+    else:
+        step = 1
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        method = f"smoother {filter}" + (f" ({shown})" if shown else "")
+
+    track_file = read_tracks(input, layout=layout)
+    names, mapping = SOURCE_LAYOUTS[track_file.layout]
+    summary = DenoiseSummary(
+        input=str(input),
+        output=str(output),
+        format=track_file.format,
+        layout=track_file.layout,
+        method=method,
+        tracks=len(track_file.tracks),
+        records=track_file.num_records,
+        changed_records=0,
+        segments=0,
+        min_score=min_score,
+        fill_missing=fill_missing,
+        step=step,
+        notes=list(track_file.notes),
+    )
+    if filter is None:
+        summary.delay_frames = (WINDOW - 1) // 2 * step
+        summary.lookahead_frames = (WINDOW - 1) * step
+        summary.passthrough = [n for n in names if n not in JOINTS]
+        handled = np.zeros(len(names), dtype=bool)
+        handled[mapping[mapping >= 0]] = True  # source joints the model changes
+        min_frames = WINDOW * step
+    else:
+        summary.delay_frames = summary.lookahead_frames = lookahead_frames(filter, **params)
+        handled = np.ones(len(names), dtype=bool)
+        min_frames = MIN_SMOOTH_FRAMES
+        if filter == "oneeuro":
+            if fps is None and track_file.fps is None:
+                summary.notes.append(f"no frame rate in the file: One Euro assumes {DEFAULT_FPS:g} fps")
+            fps = fps or track_file.fps or DEFAULT_FPS
+
+    model_options = dict(
+        step=step, sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride
+    )
+    model_options.update(batch_size=batch_size, device=device)
+
+    def estimate(track: PersonTrack, present: np.ndarray, s: int, e: int) -> np.ndarray:
+        """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
+        pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
+        length = int(pos[-1]) + 1
+        if filter is not None:
+            dense = np.full((length, len(names), 2), np.nan)  # undetected frames: NaN, interpolated over
+            dense[pos] = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
+            smoothed = smooth(filter, dense, fps=fps, fill=True, **params)[pos]
+            allowed = present[s:e] | (fill_missing & _between_detections(present[s:e]))
+            return np.where(allowed[..., None], smoothed, np.nan)
+        coords25, present25 = layout25(track, track_file.layout, min_score)
+        dense = np.zeros((length, len(JOINTS), 2))
+        dense_present = np.zeros((length, len(JOINTS)), dtype=bool)
+        dense[pos], dense_present[pos] = coords25[s:e], present25[s:e]
+        est25 = denoise_track(dense, dense_present, model, **model_options)[pos]  # (e - s, 25, 2)
+        out = np.full((e - s, len(names), 2), np.nan)
+        has = mapping >= 0
+        out[:, mapping[has]] = est25[:, has]
+        return out
+
+    new_keypoints = []
+    done = 0
+    for track in track_file.tracks:
+        present = track.present(min_score)  # (T, K)
+        breaks = track_breaks(track.frames, track.keypoints, present, jump=jump, max_gap=max_gap)
+        for br in breaks:
+            summary.splits.append(
+                {"track": track.track_id, "frame": br.frame, "reason": br.reason, "amount": br.amount}
+            )
+        keypoints = track.keypoints.copy()
+        summary.missing_joints += int((~present[:, handled]).sum())
+        for s, e in segments(len(track), breaks):
+            summary.segments += 1
+            first, last = int(track.frames[s]), int(track.frames[e - 1])
+            if last - first + 1 < min_frames:
+                summary.short_segments.append(
+                    {
+                        "track": track.track_id,
+                        "first": first,
+                        "last": last,
+                        "frames": last - first + 1,
+                        "needs": min_frames,
+                    }
+                )
+            else:
+                new = estimate(track, present, s, e)
+                update = np.isfinite(new).all(axis=-1)  # (e - s, K)
+                keypoints[s:e][update] = new[update]
+                summary.filled_joints += int((update & ~present[s:e]).sum())
+                changed = (keypoints[s:e] != track.keypoints[s:e]) & np.isfinite(keypoints[s:e])
+                summary.changed_records += int(changed.any(axis=(1, 2)).sum())
+            done += e - s
+            if progress is not None:
+                progress("denoise", done, track_file.num_records)
+        new_keypoints.append(keypoints)
+
+    write_tracks(track_file.with_keypoints(new_keypoints), output)
+    return summary
+
+
+def _between_detections(present: np.ndarray) -> np.ndarray:
+    """(T, K) bool: at or between the first and last detection of each joint. Filling only there never
+    extrapolates motion past the ends of what was seen."""
+    after_first = np.maximum.accumulate(present, axis=0)
+    before_last = np.flip(np.maximum.accumulate(np.flip(present, axis=0), axis=0), axis=0)
+    return after_first & before_last
+
+
+__all__ = ["DenoiseSummary", "denoise_file", "denoise_track"]
