@@ -170,7 +170,7 @@ def evaluate_checkpoint(
     model.eval()
     experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
     inputs = _materialize(inputs)
-    if inputs is None:
+    if inputs is None or inputs.experiment != experiment:  # shared inputs of another experiment: not ours
         inputs = eval_inputs(ds, experiment, split, seed=seed, limit=limit)
     total = len(inputs.sigma_in)
     if total == 0:
