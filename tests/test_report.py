@@ -290,7 +290,7 @@ def write_history(run, epochs, reduce_at):
     for e in range(1, epochs + 1):
         lines.append(f"{e},{1.0 / e},{1.2 / e},{0.5 + 0.4 * e / epochs},0.001,{int(e in reduce_at)},1.5")
     (run / "history.csv").write_text("\n".join(lines) + "\n")
-    (run / "config.json").write_text(json.dumps({"limit": None}))
+    (run / "config.json").write_text(json.dumps({"model": run.parent.name, "train_config": {"limit": None}}))
 
 
 def test_figure(tmp_path):

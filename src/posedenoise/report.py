@@ -579,9 +579,11 @@ def _identity_val_pck(
 
 
 def _run_limit(run_dir: Path) -> int | None:
-    """The window limit the run validated on (its config.json), so the identity line sees the same windows."""
+    """The window limit the run validated on (from its config.json), so the identity line sees the same
+    validation windows as the run's own val PCK."""
     config = read_evaluation(run_dir / "config.json") or {}
-    limit = config.get("limit")
+    train_config = config.get("train_config")
+    limit = train_config.get("limit") if isinstance(train_config, dict) else config.get("limit")
     return int(limit) if isinstance(limit, int) else None
 
 
@@ -649,10 +651,14 @@ def draw_figure(
                     ax.text(
                         0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes, color="grey"
                     )
+                    ax.set_xticks([])
+                    ax.set_yticks([])
             if plotted and _all_positive(ax_loss):
                 ax_loss.set_yscale("log")  # losses fall by orders of magnitude; plain tick labels, not 6x10^1
                 ax_loss.yaxis.set_major_formatter(plain)
-                ax_loss.yaxis.set_minor_formatter(plain)
+                low, high = ax_loss.get_ylim()
+                if high < 10 * low:  # within a decade the minor ticks are the only labels; else too many
+                    ax_loss.yaxis.set_minor_formatter(plain)
                 ax_loss.tick_params(which="both", labelsize=7)
     if found == 0:
         raise PoseDenoiseError(f"{runs_dir}: no training histories (runs/<model>/<k>.<y>/history.csv) found")
