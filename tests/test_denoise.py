@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from posedenoise.checkpoint import save_checkpoint
-from posedenoise.denoise import denoise_file, denoise_track, window_starts
+from posedenoise.denoise import conv3d_window_argmax, denoise_file, denoise_track, window_starts
 from posedenoise.errors import InputError, PoseDenoiseError
+from posedenoise.heatmaps import render
 from posedenoise.layout import COCO17
-from posedenoise.models import create_model
+from posedenoise.models import create_model, predict_coords
 from posedenoise.tracks import read_tracks
 
 REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
@@ -91,16 +92,32 @@ def test_identity_model_maps_back_to_image_pixels(tmp_path):
 def test_conv3d_batches_windows_and_averages_overlaps():
     torch.manual_seed(0)
     model = create_model("conv3d").eval()
-    _, noisy = walking(9, k=25)
-    present = np.ones((9, 25), dtype=bool)
-    present[4, 3] = False
+    _, noisy = walking(7, k=25)
+    present = np.ones((7, 25), dtype=bool)
+    present[3, 3] = False
     one = denoise_track(noisy, present, model, batch_size=1)
     many = denoise_track(noisy, present, model, batch_size=64)
     np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-3)
-    assert np.isnan(one[4, 3]).all() and np.isfinite(np.delete(one.reshape(-1, 2), 4 * 25 + 3, axis=0)).all()
+    assert np.isnan(one[3, 3]).all() and np.isfinite(np.delete(one.reshape(-1, 2), 3 * 25 + 3, axis=0)).all()
     filled = denoise_track(noisy, present, model, fill_missing=True)
     assert np.isfinite(filled).all()  # the joint is seen in the other frames of its windows
     assert np.isnan(denoise_track(noisy[:4], present[:4], model)).all()  # shorter than a window
+
+
+def test_conv3d_by_frames_equals_the_model_window_by_window():
+    """The fast path (one 2-D convolution per frame, summed over taps) gives the model's own argmax."""
+    torch.manual_seed(1)
+    model = create_model("conv3d").eval()
+    with torch.no_grad():
+        model.conv.bias.uniform_(-5, 5)  # non-zero bias, and some all-negative maps for the ReLU case
+    coords = torch.rand(14, 25, 2) * 55
+    maps = render(coords, torch.rand(14, 25) > 0.2, 1.0)  # (F, 25, 56, 56)
+    consecutive = torch.arange(6)[:, None] + torch.arange(5)  # step 1, a view per tap
+    step2 = torch.tensor([[0, 2, 4, 6, 8], [1, 3, 5, 7, 9], [5, 7, 9, 11, 13]])  # rows gathered
+    with torch.inference_mode():
+        for windows in (consecutive, step2):
+            fast = conv3d_window_argmax(model.conv, maps, windows)
+            np.testing.assert_array_equal(fast.numpy(), predict_coords(model, maps[windows]).numpy())
 
 
 def test_window_starts_cover_every_frame():

@@ -5,6 +5,8 @@ Model path, per track segment, exactly as in training:
   detected joints (`heatmaps.render`, sigma_in) -> every 5-frame window at the model's step (step 2 for
   experiment 3), stride 1, batched -> `models.predict_coords` -> the estimates of a frame averaged over the
   windows that contain it -> back to pixels with that frame's box.
+  3DConv takes an exact shortcut (`conv3d_window_argmax`): each frame is convolved once with every
+  temporal tap instead of once per window it is in, about 5x less arithmetic at stride 1.
 Smoother path: the smoother runs on each segment's source keypoints (every landmark), in pixels.
 
 Tracks are split where the whole body jumps or the detection stops for long (`tracks.track_breaks`); the
@@ -158,16 +160,24 @@ def denoise_track(
     starts = window_starts(t, step, stride)
     frame_of = starts[:, None] + step * np.arange(WINDOW)  # (N, 5) frame index of each window position
 
-    grid_t = torch.from_numpy(grid)
-    seen_t = torch.from_numpy(seen)
+    grid_t = torch.from_numpy(grid).to(device)
+    seen_t = torch.from_numpy(seen).to(device)
     total = np.zeros((t, coords.shape[1], 2))
     weight = np.zeros((t, coords.shape[1]))
     model.eval()
+    by_frames = _is_plain_conv3d(model)
     with torch.inference_mode():
         for b in range(0, len(starts), batch_size):
             idx = frame_of[b : b + batch_size]  # (B, 5)
-            x = render(grid_t[idx], seen_t[idx], sigma_in, size=GRID)  # (B, 5, 25, 56, 56)
-            pred = predict_coords(model, x.to(device)).float().cpu().numpy()  # (B, 5, 25, 2)
+            if by_frames:
+                # each frame drawn and convolved once, however many windows it is in
+                lo, hi = int(idx[0, 0]), int(idx[-1, -1]) + 1  # frames the batch reads
+                maps = render(grid_t[lo:hi], seen_t[lo:hi], sigma_in, size=GRID)  # (F, 25, 56, 56)
+                local = torch.from_numpy(idx - lo).to(device)
+                pred = conv3d_window_argmax(model.conv, maps, local).cpu().numpy()  # (B, 5, 25, 2)
+            else:
+                x = render(grid_t[idx], seen_t[idx], sigma_in, size=GRID)  # (B, 5, 25, 56, 56)
+                pred = predict_coords(model, x).float().cpu().numpy()  # (B, 5, 25, 2)
             w = seen[idx]  # (B, 5, 25)
             if fill_missing:
                 w = w | (seen[idx].any(axis=1, keepdims=True) & keep[idx][..., None])
@@ -180,6 +190,68 @@ def denoise_track(
     pixels = mean_grid / (GRID - 1) * side + origin  # inverse of crop_to_grid
     out[estimated] = pixels[estimated]
     return out
+
+
+def _is_plain_conv3d(model: torch.nn.Module) -> bool:
+    from posedenoise.models.conv3d import Conv3dDenoiser
+
+    conv = getattr(model, "conv", None)
+    return (
+        type(model) is Conv3dDenoiser
+        and isinstance(conv, torch.nn.Conv3d)
+        and conv.stride == (1, 1, 1)
+        and conv.dilation == (1, 1, 1)
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+    )
+
+
+def conv3d_window_argmax(
+    conv: torch.nn.Conv3d, frame_maps: torch.Tensor, window_frames: torch.Tensor
+) -> torch.Tensor:
+    """Argmax (x, y) of ReLU(`conv`) over every window of frames, from one 2-D convolution per frame.
+
+    frame_maps (F, C_in, H, W); window_frames (B, T) long, the rows of frame_maps making each window.
+    Returns (B, T, C_out, 2) float32: `heatmaps.argmax(relu(conv(window)))` with the convolution over
+    (time, H, W) of each window and its zero padding in time. A 3-D convolution is a sum over its
+    temporal taps of 2-D convolutions of single frames, so each frame is convolved once with all taps,
+    and each window's output is a sum of those: with a window at every frame, 5x less arithmetic than
+    running the 3-D convolution window by window, for the same result (up to float rounding).
+    """
+    weight = conv.weight  # (C_out, C_in, kt, kh, kw)
+    c_out, c_in, kt, kh, kw = weight.shape
+    pad_t = conv.padding[0]
+    n_frames, _, h, w = frame_maps.shape
+    frame_maps = frame_maps.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout
+    taps = torch.nn.functional.conv2d(
+        frame_maps, weight.permute(2, 0, 1, 3, 4).reshape(kt * c_out, c_in, kh, kw), padding=conv.padding[1:]
+    )
+    taps = taps.contiguous().view(n_frames, kt, c_out, h, w)  # taps[f, a]: frame f through temporal tap a
+    b, t = window_frames.shape
+    coords = torch.empty((b, t, c_out, 2), dtype=torch.float32, device=taps.device)
+    out = torch.empty((b, c_out, h, w), dtype=taps.dtype, device=taps.device)
+    for p in range(t):  # output time
+        if conv.bias is not None:
+            out.copy_(conv.bias.view(1, c_out, 1, 1).expand_as(out))
+        else:
+            out.zero_()
+        for a in range(kt):  # temporal tap, reading the window's input time q
+            q = p + a - pad_t
+            if not 0 <= q < t:
+                continue  # zero padding
+            rows = window_frames[:, q]
+            first = int(rows[0])
+            if int(rows[-1]) - first == b - 1 and bool((rows.diff() == 1).all()):
+                out += taps[first : first + b, a]  # consecutive windows: a view, no copy
+            else:
+                out += taps[rows, a]
+        flat = out.flatten(-2)  # (B, C_out, H * W)
+        best, where = flat.max(dim=-1)
+        where = torch.where(best > 0, where, 0)  # ReLU: an all-negative map is all zero, argmax (0, 0)
+        coords[:, p, :, 0] = (where % w).float()
+        coords[:, p, :, 1] = torch.div(where, w, rounding_mode="floor").float()
+    return coords
 
 
 def denoise_file(
