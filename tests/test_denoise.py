@@ -223,6 +223,8 @@ def test_one_frame_video_and_bad_calls(tmp_path):
     assert json.loads((tmp_path / "o.json").read_text()) == json.loads(src.read_text())
     with pytest.raises(PoseDenoiseError, match="exactly one"):
         denoise_file(src, tmp_path / "x.json", tmp_path / "c.pt", filter="savgol")
+    with pytest.raises(PoseDenoiseError, match="window >= 1"):
+        denoise_file(src, tmp_path / "x.json", filter="savgol", filter_params={"window": 0})
     with pytest.raises(PoseDenoiseError, match="unknown filter"):
         denoise_file(src, tmp_path / "x.json", filter="median")
     with pytest.raises(InputError, match="checkpoint not found"):

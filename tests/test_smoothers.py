@@ -5,6 +5,7 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import savgol_filter
 
+from posedenoise.errors import PoseDenoiseError
 from posedenoise.smoothers import SMOOTHERS, fill_gaps, gaussian, lookahead_frames, one_euro, savgol, smooth
 
 
@@ -107,8 +108,12 @@ def test_one_euro_is_causal_and_keeps_constants():
 
 
 def test_dispatch_and_lookahead():
-    with pytest.raises(ValueError, match="unknown smoother"):
+    with pytest.raises(PoseDenoiseError, match="unknown smoother"):
         smooth("kalman", np.zeros((5, 1, 2)))
+    with pytest.raises(PoseDenoiseError, match="savgol has no parameter sigma"):
+        smooth("savgol", np.zeros((5, 1, 2)), sigma=2.0)
+    with pytest.raises(PoseDenoiseError, match="sigma > 0"):
+        smooth("gaussian", np.zeros((5, 1, 2)), sigma=0.0)
     assert lookahead_frames("oneeuro") == 0
     assert lookahead_frames("savgol") == 2 and lookahead_frames("savgol", window=9) == 4
     assert lookahead_frames("gaussian", sigma=1.0) == 4

@@ -309,6 +309,7 @@ def denoise_file(
         method = f"model {type(model).__name__} (step {step}, sigma_in {sigma_in:g})"
     else:
         step = 1
+        smooth(filter, np.zeros((WINDOW, 1, 2)), fps=fps or DEFAULT_FPS, **params)  # bad parameters fail here
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         method = f"smoother {filter}" + (f" ({shown})" if shown else "")
 

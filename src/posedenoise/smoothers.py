@@ -26,7 +26,15 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import savgol_filter
 
+from posedenoise.errors import PoseDenoiseError
+
 SMOOTHERS: tuple[str, ...] = ("oneeuro", "savgol", "gaussian")
+# The tunable parameters of each (keyword arguments of `smooth`).
+SMOOTHER_PARAMS: dict[str, tuple[str, ...]] = {
+    "oneeuro": ("min_cutoff", "beta", "d_cutoff"),
+    "savgol": ("window", "polyorder"),
+    "gaussian": ("sigma",),
+}
 GAUSSIAN_TRUNCATE = 4.0  # scipy's default kernel radius in sigmas
 
 
@@ -88,7 +96,7 @@ def one_euro(
     d_cutoff:   cutoff of the speed estimate (Hz).
     """
     if not (fps > 0 and min_cutoff > 0 and d_cutoff > 0 and beta >= 0):
-        raise ValueError("one_euro needs fps, min_cutoff, d_cutoff > 0 and beta >= 0")
+        raise PoseDenoiseError("one_euro needs fps, min_cutoff, d_cutoff > 0 and beta >= 0")
     x = np.asarray(x, dtype=np.float64)
     series = np.moveaxis(_gap_free(x, axis), axis, 0)  # (T, ...)
     out = np.empty_like(series)
@@ -121,7 +129,7 @@ def savgol(
     comes back unchanged.
     """
     if window < 1 or polyorder < 0:
-        raise ValueError("savgol needs window >= 1 and polyorder >= 0")
+        raise PoseDenoiseError("savgol needs window >= 1 and polyorder >= 0")
     x = np.asarray(x, dtype=np.float64)
     t = x.shape[axis]
     window = min(window if window % 2 else window - 1, t if t % 2 else t - 1)
@@ -137,7 +145,7 @@ def gaussian(x: np.ndarray, sigma: float = 1.0, axis: int = 0, fill: bool = Fals
     sigma: kernel standard deviation in frames.
     """
     if sigma <= 0:
-        raise ValueError("gaussian needs sigma > 0")
+        raise PoseDenoiseError("gaussian needs sigma > 0")
     x = np.asarray(x, dtype=np.float64)
     if x.shape[axis] == 0:
         return x.copy()
@@ -150,14 +158,19 @@ def gaussian(x: np.ndarray, sigma: float = 1.0, axis: int = 0, fill: bool = Fals
 def smooth(
     name: str, x: np.ndarray, fps: float = 30.0, axis: int = 0, fill: bool = False, **params
 ) -> np.ndarray:
-    """Run the smoother `name` (one of SMOOTHERS) with its keyword `params`; `fps` is used by oneeuro only."""
+    """Run the smoother `name` (one of SMOOTHERS) with its keyword `params` (SMOOTHER_PARAMS[name]); `fps`
+    is used by oneeuro only."""
+    if name not in SMOOTHERS:
+        raise PoseDenoiseError(f"unknown smoother {name!r}; choose one of {', '.join(SMOOTHERS)}")
+    unknown = sorted(set(params) - set(SMOOTHER_PARAMS[name]))
+    if unknown:
+        known = ", ".join(SMOOTHER_PARAMS[name])
+        raise PoseDenoiseError(f"{name} has no parameter {', '.join(unknown)}; its parameters: {known}")
     if name == "oneeuro":
         return one_euro(x, fps, axis=axis, fill=fill, **params)
     if name == "savgol":
         return savgol(x, axis=axis, fill=fill, **params)
-    if name == "gaussian":
-        return gaussian(x, axis=axis, fill=fill, **params)
-    raise ValueError(f"unknown smoother {name!r}; choose one of {', '.join(SMOOTHERS)}")
+    return gaussian(x, axis=axis, fill=fill, **params)
 
 
 def lookahead_frames(name: str, **params) -> int:
@@ -168,7 +181,16 @@ def lookahead_frames(name: str, **params) -> int:
         return int(params.get("window", 5)) // 2
     if name == "gaussian":
         return int(GAUSSIAN_TRUNCATE * float(params.get("sigma", 1.0)) + 0.5)  # scipy's kernel radius
-    raise ValueError(f"unknown smoother {name!r}; choose one of {', '.join(SMOOTHERS)}")
+    raise PoseDenoiseError(f"unknown smoother {name!r}; choose one of {', '.join(SMOOTHERS)}")
 
 
-__all__ = ["SMOOTHERS", "fill_gaps", "gaussian", "lookahead_frames", "one_euro", "savgol", "smooth"]
+__all__ = [
+    "SMOOTHERS",
+    "SMOOTHER_PARAMS",
+    "fill_gaps",
+    "gaussian",
+    "lookahead_frames",
+    "one_euro",
+    "savgol",
+    "smooth",
+]
