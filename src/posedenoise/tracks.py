@@ -175,6 +175,8 @@ def _load_text(path: Path) -> str:
         return path.read_text()
     except UnicodeDecodeError:
         raise InputError(path, "not a text file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
 def _parse_json(path: Path, text: str) -> Any:
@@ -438,8 +440,14 @@ def _read_array(path: Path, layout: str | None) -> TrackFile:
 
 
 def _frame_numbers(path: Path, ids: list[Any], notes: list[str]) -> np.ndarray:
-    """Integer ids are frame numbers; any other ids are numbered in order of first appearance."""
-    if all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
+    """Whole-number ids are frame numbers; any other ids are numbered in order of first appearance."""
+
+    def whole(i: Any) -> bool:
+        if isinstance(i, bool):
+            return False
+        return isinstance(i, (int, np.integer)) or (isinstance(i, float) and i.is_integer())
+
+    if all(whole(i) for i in ids):
         return np.array(ids, dtype=np.int64)
     if any(isinstance(i, (list, dict)) or i is None for i in ids):
         raise InputError(path, "image/frame ids must be numbers or strings")
