@@ -278,6 +278,81 @@ def _write_prepared(out, frames_npz, windows_npz, videos, summary, margin, progr
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+FULL_SCALE_FRAMES = 1_725_600  # 345,120 windows of 5 frames: the chapter's data
+
+
+@dataclass
+class SourcePlan:
+    """What `prepare` will read: a lazy stream of tracks and how to describe it."""
+
+    tracks: Iterable[Track]
+    names: list[str]  # source names, for the manifest
+    description: str  # one line for the user
+    total: int | None  # number of tracks when known (progress)
+
+
+def plan_sources(
+    *,
+    penn_action: str | Path | None = None,
+    brace: str | Path | None = None,
+    custom: str | Path | None = None,
+    synthetic: bool = False,
+    synthetic_videos: int = 240,
+    full_scale: bool = False,
+    raw_root: str | Path = "data/raw",
+    seed: int = 0,
+) -> SourcePlan:
+    """Choose the sources (SPEC section 3): those given; with none given, the real datasets found under
+    `raw_root` (`Penn_Action/`, `BRACE/` or `brace/`), and when there are none, the synthetic set."""
+    from posedenoise.sources.brace import find_brace, load_brace
+    from posedenoise.sources.custom import load_custom
+    from posedenoise.sources.penn_action import find_penn_action, load_penn_action
+    from posedenoise.sources.synthetic import generate_synthetic, videos_for_frames
+
+    chosen_by_default = not (penn_action or brace or custom or synthetic or full_scale)
+    if chosen_by_default:
+        raw = Path(raw_root)
+        penn_action = next((p for p in (raw / "Penn_Action", raw / "penn_action") if p.is_dir()), None)
+        brace = next((p for p in (raw / "BRACE", raw / "brace") if p.is_dir()), None)
+        synthetic = penn_action is None and brace is None
+    streams, names, parts, total = [], [], [], 0
+    if penn_action is not None:
+        files = find_penn_action(penn_action)
+        streams.append(load_penn_action(penn_action))
+        names.append("penn_action")
+        parts.append(f"Penn Action ({len(files)} videos from {penn_action})")
+        total += len(files)
+    if brace is not None:
+        files = find_brace(brace)
+        streams.append(load_brace(brace))
+        names.append("brace")
+        parts.append(f"BRACE ({len(files)} segments from {brace})")
+        total += len(files)
+    if custom is not None:
+        streams.append(load_custom(custom))
+        names.append("custom")
+        parts.append(f"custom tracks from {custom}")
+        total = None if total == 0 else total  # unknown until read
+    if synthetic or full_scale:
+        if full_scale:
+            n = videos_for_frames(FULL_SCALE_FRAMES)
+            streams.append(generate_synthetic(seed=seed, total_frames=FULL_SCALE_FRAMES))
+        else:
+            n = synthetic_videos
+            streams.append(generate_synthetic(videos=synthetic_videos, seed=seed))
+        names.append("synthetic")
+        parts.append(f"synthetic ({n:,} videos{', full scale' if full_scale else ''}, seed {seed})")
+        total = None if total is None else total + n
+    description = " + ".join(parts)
+    if chosen_by_default:
+        description += f" (no real datasets under {raw_root})" if synthetic else f" (found under {raw_root})"
+    if custom is not None:
+        total = None
+    return SourcePlan(
+        tracks=(t for stream in streams for t in stream), names=names, description=description, total=total
+    )
+
+
 def summary_dict(summary: PrepareSummary) -> dict:
     return asdict(summary)
 

@@ -1,0 +1,49 @@
+# posedenoise: the two quick-start commands are `make study` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PD := $(BIN)/posedenoise
+# the quick study: small synthetic data, every one of the 24 runs trained briefly, Tables 1-4
+STUDY_DIR ?= study
+STUDY_VIDEOS ?= 240
+STUDY_LIMIT ?= 32
+STUDY_EPOCHS ?= 2
+STUDY_PRECISION ?= bf16
+
+.PHONY: install study test lint format bench clean
+
+$(BIN)/posedenoise: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# the CPU wheel; a looser spec makes pip pull a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,parquet]"
+	touch $(BIN)/posedenoise
+
+install: $(BIN)/posedenoise
+
+study: install
+	$(PD) prepare --synthetic --synthetic-videos $(STUDY_VIDEOS) --out $(STUDY_DIR)/data
+	$(PD) train --all --limit $(STUDY_LIMIT) --max-epochs $(STUDY_EPOCHS) --precision $(STUDY_PRECISION) \
+		--data $(STUDY_DIR)/data --runs $(STUDY_DIR)/runs
+	$(PD) report --data $(STUDY_DIR)/data --runs $(STUDY_DIR)/runs --limit $(STUDY_LIMIT) \
+		--figure $(STUDY_DIR)/figure1.png
+	$(PD) report --data $(STUDY_DIR)/data --runs $(STUDY_DIR)/runs --limit $(STUDY_LIMIT) \
+		--latex --output $(STUDY_DIR)/tables.tex
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+format: install
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/run.py --quick
+
+clean:
+	rm -rf $(STUDY_DIR) .pytest_cache .ruff_cache

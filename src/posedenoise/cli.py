@@ -1,0 +1,493 @@
+"""The `posedenoise` command line: parse arguments, make one call into the library, print.
+
+This is the only module that imports typer or rich. Every user-caused error arrives here as a
+`PoseDenoiseError` and leaves as one line on stderr with exit code 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from posedenoise.errors import PoseDenoiseError
+
+app = typer.Typer(
+    name="posedenoise",
+    help="Temporal denoising of 2D human pose: prepare data, train, evaluate, report, denoise.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Prepared dataset folder.")]
+RunsOpt = Annotated[Path, typer.Option("--runs", help="Folder of training runs.")]
+
+
+# ----------------------------------------------------------------------------- progress display
+
+
+class ProgressView:
+    """Shows library progress callbacks: a rich bar with ETA on a terminal, plain lines otherwise."""
+
+    def __init__(self, description: str = ""):
+        self.live = err.is_terminal
+        self.description = description
+        self.progress: Progress | None = None
+        self.task = None
+        self._last_line = 0.0
+
+    def __enter__(self) -> ProgressView:
+        if self.live:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=False,
+            )
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def update(self, description: str, done: int, total: int | None, info: str = "") -> None:
+        if self.progress is not None:
+            if self.task is None or self.progress.tasks[self.task].description != description:
+                self.task = self.progress.add_task(description, total=total, info=info)
+            self.progress.update(self.task, completed=done, total=total, info=info)
+        else:
+            now = time.monotonic()
+            if done == total or now - self._last_line > 10:
+                self._last_line = now
+                tot = f"/{total}" if total else ""
+                err.print(f"{description}: {done}{tot} {info}".rstrip())
+
+    def stage(self, stage: str, done: int, total: int | None) -> None:
+        self.update(f"{self.description} {stage}".strip(), done, total)
+
+    def fraction(self, done: int, total: int) -> None:
+        self.update(self.description, done, total)
+
+    def train_event(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "grid_run":
+            verb = {"finished": "skip (finished)", "unfinished": "resume", "missing": "train"}[
+                event["status"]
+            ]
+            err.print(f"[{event['index']}/{event['total']}] {event['model']} {event['name']}: {verb}")
+        elif kind == "start":
+            resumed = f", resuming after epoch {event['resumed_from']}" if event["resumed_from"] else ""
+            err.print(
+                f"{event['run_dir']}: {event['train_windows']} train / {event['val_windows']} val windows, "
+                f"{event['batches']} batches per epoch on {event['device']}{resumed}"
+            )
+        elif kind == "batch":
+            self.update(
+                f"epoch {event['epoch']}", event["batch"], event["batches"], f"loss {event['loss']:.4g}"
+            )
+        elif kind == "epoch_end":
+            mark = " (lr reduced)" if event["lr_reduced"] else ""
+            e = event
+            line = (
+                f"epoch {e['epoch']}: train loss {e['train_loss']:.4g}, val loss {e['val_loss']:.4g}, "
+                f"val PCK@0.2 {100 * e['val_pck']:.1f}%, lr {e['lr']:.0e}, {e['seconds']:.1f}s{mark}"
+            )
+            if self.progress is not None:
+                self.progress.console.print(line)
+            else:
+                err.print(line)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+class SplitBy(str, Enum):
+    window = "window"
+    video = "video"
+
+
+@app.command()
+def prepare(
+    penn_action: Annotated[Path | None, typer.Option(help="Penn_Action folder (labels/NNNN.mat).")] = None,
+    brace: Annotated[
+        Path | None, typer.Option(help="BRACE folder holding dataset/ (and manual_keypoints/).")
+    ] = None,
+    custom: Annotated[Path | None, typer.Option(help="Your own tracks: long-format CSV or Parquet.")] = None,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="Use the built-in synthetic people.")
+    ] = False,
+    synthetic_videos: Annotated[int, typer.Option(help="Synthetic videos to generate.")] = 240,
+    full_scale: Annotated[
+        bool, typer.Option(help="Synthetic at the chapter's scale (345,120 windows).")
+    ] = False,
+    raw: Annotated[
+        Path, typer.Option(help="Where real datasets are looked for when no source is given.")
+    ] = Path("data/raw"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("data/prepared"),
+    seed: Annotated[
+        int, typer.Option(help="Seed of the split, the synthetic data and evaluation noise.")
+    ] = 0,
+    margin: Annotated[float, typer.Option(help="Box growth per side, as a fraction of the side.")] = 0.1,
+    split_by: Annotated[
+        SplitBy, typer.Option(help="window: the chapter's split; video: no video in two subsets.")
+    ] = (SplitBy.window),
+) -> None:
+    """Prepare pose tracks for training: crop to the 56 x 56 grid, window, split, and save."""
+    from posedenoise.prepare import plan_sources, prepare_dataset
+
+    plan = plan_sources(
+        penn_action=penn_action,
+        brace=brace,
+        custom=custom,
+        synthetic=synthetic,
+        synthetic_videos=synthetic_videos,
+        full_scale=full_scale,
+        raw_root=raw,
+        seed=seed,
+    )
+    err.print(f"sources: {plan.description}")
+    with ProgressView("prepare") as view:
+        summary = prepare_dataset(
+            plan.tracks,
+            out_dir,
+            seed=seed,
+            margin=margin,
+            split_by=split_by.value,
+            sources=plan.names,
+            total_tracks=plan.total,
+            progress=view.stage,
+        )
+    table = Table(title=f"windows in {summary.out}", show_edge=False)
+    table.add_column("step")
+    for name in ("train", "val", "test", "total"):
+        table.add_column(name, justify="right")
+    for step, counts in summary.windows.items():
+        table.add_row(
+            step, *(f"{counts[s]:,}" for s in ("train", "val", "test")), f"{sum(counts.values()):,}"
+        )
+    out.print(table)
+    skipped = ", ".join(f"{n:,} ({reason})" for reason, n in summary.skipped.items() if n) or "none"
+    out.print(
+        f"{summary.videos:,} videos, {summary.frames:,} frames kept; skipped frames: {skipped}; "
+        f"mean torso diameter {summary.torso_mean_px:.1f} px; {summary.bytes_on_disk / 1e6:.1f} MB"
+    )
+    for note in summary.notes:
+        out.print(f"note: {note}")
+
+
+class ModelName(str, Enum):
+    conv3d = "conv3d"
+    deciwatch = "deciwatch"
+    convlstm_s = "convlstm-s"
+    convlstm_c = "convlstm-c"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+@app.command()
+def train(
+    model: Annotated[ModelName | None, typer.Option(help="Architecture to train.")] = None,
+    shift: Annotated[int, typer.Option(help="Shifting scalar k (noise std 3k px): 1 or 2.")] = 1,
+    experiment: Annotated[
+        int, typer.Option(help="1: random sigma_in, 2: sigma_in=1, 3: half frame rate.")
+    ] = 1,
+    all_runs: Annotated[
+        bool, typer.Option("--all", help="Train the whole 24-run grid (skips finished runs).")
+    ] = False,
+    max_epochs: Annotated[int, typer.Option(help="Hard cap on epochs.")] = 50,
+    limit: Annotated[int | None, typer.Option(help="Cap windows per split (quick runs).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[Precision, typer.Option(help="fp32, or bf16 autocast.")] = Precision.fp32,
+    seed: Annotated[int, typer.Option(help="Init, order and training-noise seed.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch (per process under torchrun).")] = 16,
+    lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-3,
+    fixed_noise: Annotated[
+        bool, typer.Option(help="One noise draw per training window, as the chapter.")
+    ] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an unfinished run from its last.pt.")] = False,
+    init_from: Annotated[Path | None, typer.Option(help="Checkpoint to fine-tune from.")] = None,
+    data: DataOpt = Path("data/prepared"),
+    runs: RunsOpt = Path("runs"),
+) -> None:
+    """Train one run (runs/<model>/<k>.<y>/), or the whole grid with --all."""
+    from posedenoise.train import TrainConfig, fit, fit_grid
+
+    template = TrainConfig(
+        model=model.value if model else "conv3d",
+        shift=shift,
+        experiment=experiment,
+        max_epochs=max_epochs,
+        limit=limit,
+        precision=precision.value,
+        seed=seed,
+        batch_size=batch_size,
+        lr=lr,
+        fixed_noise=fixed_noise,
+        init_from=str(init_from) if init_from else None,
+    )
+    with ProgressView() as view:
+        if all_runs:
+            models = (model.value,) if model else None
+            results = fit_grid(
+                template,
+                data,
+                runs,
+                device,
+                **({"models": models} if models else {}),
+                callback=view.train_event,
+            )
+        else:
+            if model is None:
+                raise PoseDenoiseError("give --model (conv3d, deciwatch, convlstm-s, convlstm-c) or --all")
+            results = [fit(template, data, runs, device, resume=resume, callback=view.train_event)]
+    for r in results:
+        out.print(
+            f"{r.run_dir}: {r.epochs} epochs ({r.stopped}), best epoch {r.best_epoch} "
+            f"with val PCK@0.2 {100 * r.best_val_pck:.1f}%"
+        )
+
+
+@app.command()
+def models() -> None:
+    """List the registered models with their parameter counts."""
+    from posedenoise.models import model_summaries
+
+    table = Table(show_edge=False)
+    for col in ("name", "model", "output", "parameters"):
+        table.add_column(col, justify="right" if col == "parameters" else "left")
+    for s in model_summaries():
+        table.add_row(s.name, s.display_name, s.output_kind, f"{s.parameters:,}")
+    out.print(table)
+
+
+@app.command()
+def evaluate(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A run folder, a checkpoint, or a baseline: identity, oneeuro, savgol, gaussian."
+        ),
+    ],
+    shift: Annotated[int | None, typer.Option(help="k of a baseline evaluation.")] = None,
+    experiment: Annotated[int | None, typer.Option(help="y of a baseline evaluation.")] = None,
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    output: Annotated[Path | None, typer.Option(help="Also write the evaluation JSON here.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Cap the number of windows.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    force: Annotated[bool, typer.Option(help="Re-evaluate even when a fresh cached result exists.")] = False,
+    data: DataOpt = Path("data/prepared"),
+    runs: RunsOpt = Path("runs"),
+) -> None:
+    """Evaluate a checkpoint (or a baseline) on a split: PCK@0.05/0.1/0.2, per joint group, cached as JSON."""
+    from posedenoise import fileio
+    from posedenoise.evaluate import BASELINES, cached_baseline, cached_evaluation
+    from posedenoise.train import resolve_device
+
+    with ProgressView(f"evaluate {target}") as view:
+        if target in BASELINES and not Path(target).exists():
+            if shift is None or experiment is None:
+                raise PoseDenoiseError(f"evaluate {target} needs --shift and --experiment")
+            result = cached_baseline(
+                target, shift, experiment, runs, data, split, limit=limit, progress=view.fraction, force=force
+            )
+        else:
+            result = cached_evaluation(
+                target,
+                data,
+                split,
+                device=str(resolve_device(device)),
+                batch_size=batch_size,
+                limit=limit,
+                progress=view.fraction,
+                force=force,
+            )
+    if output is not None:
+        fileio.write_json(output, result)
+    pck = result["pck"]
+    out.print(
+        f"{result['model']} {result['shift']}.{result['experiment']} on {result['split']} "
+        f"({result['windows']:,} windows, {result['joints_counted']:,} joints): "
+        + ", ".join(f"PCK@{a} {100 * v:.1f}%" for a, v in pck.items() if v is not None)
+    )
+
+
+@app.command()
+def report(
+    latex: Annotated[bool, typer.Option("--latex", help="LaTeX (booktabs) output.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Markdown output.")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="CSV output (tidy, full precision).")] = False,
+    output: Annotated[Path | None, typer.Option(help="Write the tables here instead of stdout.")] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="Draw Figure 1 (training curves) to this image.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split the tables are computed on.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Cap the windows evaluated per run.")] = None,
+    no_evaluate: Annotated[bool, typer.Option(help="Use cached evaluations only; never evaluate.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    data: DataOpt = Path("data/prepared"),
+    runs: RunsOpt = Path("runs"),
+) -> None:
+    """Rebuild the study's Tables 1-4 (and Figure 1) from the saved checkpoints."""
+    from posedenoise import fileio
+    from posedenoise.report import collect_results, draw_figure, missing_note, render_tables
+    from posedenoise.train import resolve_device
+
+    if sum((latex, markdown, csv)) > 1:
+        raise PoseDenoiseError("choose at most one of --latex, --markdown, --csv")
+    fmt = "latex" if latex else "markdown" if markdown else "csv" if csv else "text"
+    with ProgressView("evaluate") as view:
+        results = collect_results(
+            runs,
+            data,
+            split=split,
+            evaluate_missing=not no_evaluate,
+            device=str(resolve_device(device)),
+            batch_size=batch_size,
+            limit=limit,
+            progress=lambda what, done, total: view.update(f"evaluate {what}", done, total),
+        )
+    text = render_tables(results, fmt)
+    if output is not None:
+        fileio.write_text(output, text)
+        err.print(f"tables written to {output}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    note = missing_note(results)
+    if note and output is not None:
+        err.print(note, markup=False)
+    if figure is not None:
+        path = draw_figure(runs, figure, data_dir=data)
+        err.print(f"figure written to {path}")
+
+
+class FilterName(str, Enum):
+    oneeuro = "oneeuro"
+    savgol = "savgol"
+    gaussian = "gaussian"
+
+
+@app.command()
+def denoise(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="[CHECKPOINT] INPUT", help="A trained model (run folder or .pt), then your tracks."
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Where to write (INPUT's format).")
+    ] = None,
+    filter: Annotated[
+        FilterName | None, typer.Option("--filter", help="A classic smoother instead of a model.")
+    ] = None,
+    min_score: Annotated[
+        float, typer.Option(help="Joints scored below this are missing (BlazePose: visibility).")
+    ] = 0.3,
+    fill_missing: Annotated[
+        bool, typer.Option("--fill-missing/--keep-missing", help="Estimate missing joints.")
+    ] = False,
+    layout: Annotated[
+        str | None, typer.Option(help="Force the layout: coco17, layout25, blazepose33.")
+    ] = None,
+    jump: Annotated[
+        float, typer.Option(help="Split a track where the body jumps by this many body sizes.")
+    ] = 0.5,
+    max_gap: Annotated[int, typer.Option(help="Split a track at gaps longer than this many frames.")] = 10,
+    sigma_in: Annotated[
+        float, typer.Option(help="Blur of the input heatmaps drawn from your detections.")
+    ] = 1.0,
+    stride: Annotated[int, typer.Option(help="Frames between windows (1: every frame, averaged).")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    fps: Annotated[
+        float | None, typer.Option(help="Frame rate (One Euro); default: the file's, else 30.")
+    ] = None,
+    window: Annotated[int | None, typer.Option(help="savgol: window length.")] = None,
+    polyorder: Annotated[int | None, typer.Option(help="savgol: polynomial order.")] = None,
+    sigma: Annotated[float | None, typer.Option(help="gaussian: sigma in frames.")] = None,
+    min_cutoff: Annotated[float | None, typer.Option(help="oneeuro: minimum cutoff (Hz).")] = None,
+    beta: Annotated[float | None, typer.Option(help="oneeuro: speed coefficient.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Apply a trained model, or a classic smoother, to your own pose tracks.
+
+    Examples: `posedenoise denoise runs/conv3d/1.2 tracks.json -o smooth.json`;
+    `posedenoise denoise --filter savgol tracks.json -o smooth.json`.
+    """
+    from posedenoise.denoise import denoise_file
+    from posedenoise.train import resolve_device
+
+    if output is None:
+        raise PoseDenoiseError("give the output file with -o OUTPUT")
+    if filter is None and len(paths) != 2:
+        raise PoseDenoiseError("give CHECKPOINT INPUT, or --filter {oneeuro,savgol,gaussian} INPUT")
+    if filter is not None and len(paths) != 1:
+        raise PoseDenoiseError("with --filter give only INPUT (no checkpoint)")
+    checkpoint, input_path = (None, paths[0]) if filter is not None else (paths[0], paths[1])
+    given = {"window": window, "polyorder": polyorder, "sigma": sigma, "min_cutoff": min_cutoff, "beta": beta}
+    params = {k: v for k, v in given.items() if v is not None}
+    with ProgressView() as view:
+        summary = denoise_file(
+            input_path,
+            output,
+            checkpoint=checkpoint,
+            filter=filter.value if filter else None,
+            filter_params=params or None,
+            layout=layout,
+            device=str(resolve_device(device)),
+            min_score=min_score,
+            fill_missing=fill_missing,
+            jump=jump,
+            max_gap=max_gap,
+            sigma_in=sigma_in,
+            stride=stride,
+            batch_size=batch_size,
+            fps=fps,
+            progress=view.stage,
+        )
+    for line in summary.lines():
+        out.print(line, markup=False)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """Entry point: Typer handles usage errors and --help; a PoseDenoiseError becomes one line, exit 1."""
+    try:
+        app()
+    except PoseDenoiseError as exc:
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
