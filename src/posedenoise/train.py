@@ -1,0 +1,471 @@
+"""Training (SPEC section 8, chapter 1.2.3), torchvision-reference style.
+
+`fit(config)` runs one of the 24 runs into `runs/<model>/<k>.<y>/`: `config.json`, `history.csv`,
+`best.pt` (highest validation PCK@0.2) and `last.pt` (everything needed to resume). The schedule is
+two pure functions (`plateau_step`, `should_stop`); progress goes through a callback so the CLI decides
+how to show it. Under `torchrun` the same code trains with DDP and rank 0 writes the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from posedenoise import fileio
+from posedenoise.checkpoint import read_checkpoint, save_checkpoint
+from posedenoise.dataset import PreparedDataset
+from posedenoise.errors import InputError, PoseDenoiseError
+from posedenoise.heatmaps import argmax
+from posedenoise.models import create_model
+from posedenoise.noise import ALL_EXPERIMENTS, GRID, Experiment
+from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
+
+TRAINABLE_MODELS = ("conv3d", "deciwatch", "convlstm-s", "convlstm-c")
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_pck", "lr", "lr_reduced", "seconds")
+
+Callback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainConfig:
+    model: str  # registry name: conv3d, deciwatch, convlstm-s, convlstm-c
+    shift: int = 1  # k: detector-noise shift std is 3k grid pixels
+    experiment: int = 1  # y: 1 random sigma_in, 2 sigma_in = 1, 3 half frame rate
+    model_options: dict = field(default_factory=dict)  # create_model(**options); {} = the chapter's sizes
+    batch_size: int = 16  # chapter: 16
+    lr: float = 1e-3  # Adam learning rate
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
+    max_epochs: int = 50  # hard stop
+    lr_patience: int = 5  # epochs without a new lowest val loss before lr *= lr_factor
+    stop_patience: int = 10  # epochs without a new lowest val loss before stopping
+    lr_factor: float = 0.1
+    limit: int | None = None  # cap on windows per split (quick runs); None = all
+    fixed_noise: bool = False  # one noise draw per training window (the chapter) instead of one per epoch
+    seed: int = 0  # model init, shuffling, training noise; val/test noise comes from the data's seed
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    eval_batch_size: int = 64
+    init_from: str | None = None  # checkpoint to fine-tune from
+
+    @property
+    def exp(self) -> Experiment:
+        return Experiment(self.shift, self.experiment)
+
+
+# ----------------------------------------------------------------------------- schedule (pure functions)
+
+
+@dataclass(frozen=True)
+class PlateauState:
+    best_val_loss: float = math.inf
+    epochs_since_best: int = 0  # consecutive epochs without a new lowest validation loss
+    lr: float = 1e-3
+
+
+def plateau_step(
+    state: PlateauState, val_loss: float, lr_patience: int = 5, lr_factor: float = 0.1
+) -> tuple[PlateauState, bool]:
+    """Update after an epoch's validation loss; returns the new state and whether the lr was reduced.
+
+    The lr is multiplied by `lr_factor` each time the lowest validation loss has not been beaten for a
+    multiple of `lr_patience` consecutive epochs (chapter 1.2.3: after 5, again after 10 if not stopped).
+    """
+    if val_loss < state.best_val_loss:
+        return replace(state, best_val_loss=val_loss, epochs_since_best=0), False
+    since = state.epochs_since_best + 1
+    reduce = since % lr_patience == 0
+    lr = state.lr * lr_factor if reduce else state.lr
+    return replace(state, epochs_since_best=since, lr=lr), reduce
+
+
+def should_stop(state: PlateauState, epoch: int, stop_patience: int = 10, max_epochs: int = 50) -> bool:
+    """Stop after `stop_patience` epochs without a new lowest validation loss, or after `max_epochs`
+    (`epoch` counts from 1)."""
+    return state.epochs_since_best >= stop_patience or epoch >= max_epochs
+
+
+# ----------------------------------------------------------------------------- loss and one epoch
+
+
+def masked_loss(model: torch.nn.Module, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """MSE with missing joints contributing zero loss and zero gradient.
+
+    Heatmap models: MSE over heatmaps; DeciWatch: MSE over coordinates normalised to [0, 1]. As in the
+    chapter (target := prediction for missing joints) the mean runs over all elements, so loss values
+    compare with the chapter's Figure 1.
+    """
+    mask = batch.present.to(output.dtype)  # (B, T, K)
+    if getattr(model, "output_kind", "heatmaps") == "coords":
+        diff = (output.float() - batch.gt_coords) / (GRID - 1)  # (B, T, K, 2)
+        return (diff.square() * mask.unsqueeze(-1)).mean()
+    diff = output.float() - batch.target  # (B, T, K, H, W)
+    return (diff.square() * mask[..., None, None]).mean()
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return torch.autocast(device.type, enabled=False)
+
+
+def train_one_epoch(
+    model,
+    optimizer,
+    windows: TrainWindows,
+    epoch: int,
+    precision: str = "fp32",
+    callback: Callback | None = None,
+) -> float:
+    """One pass over the training windows; returns the mean batch loss (averaged over ranks)."""
+    model.train()
+    device = windows.device
+    total, count = torch.zeros((), device=device), 0
+    n_batches = len(windows)
+    for i, batch in enumerate(windows.epoch(epoch)):
+        with _autocast(device, precision):
+            output = model(batch.x)
+        loss = masked_loss(model, output, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+        count += 1
+        if callback is not None and (i % 10 == 0 or i + 1 == n_batches):
+            callback(
+                {"event": "batch", "epoch": epoch, "batch": i + 1, "batches": n_batches, "loss": float(loss)}
+            )
+    stats = torch.stack([total, torch.tensor(float(count), device=device)])
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(stats)
+    return float(stats[0] / stats[1].clamp(min=1))
+
+
+@torch.inference_mode()
+def evaluate(
+    model,
+    inputs: EvalInputs,
+    device: torch.device,
+    batch_size: int = 64,
+    precision: str = "fp32",
+    alpha: float = 0.2,
+    rank: int = 0,
+    world_size: int = 1,
+) -> tuple[float, float]:
+    """Validation loss and PCK@alpha over `inputs` (sharded across ranks, reduced)."""
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * windows, hits, counted
+    for j, batch in enumerate(iterate_batches(inputs, batch_size, device)):
+        if j % world_size != rank:
+            continue
+        with _autocast(device, precision):
+            output = model(batch.x)
+        loss = masked_loss(model, output, batch)
+        pred = (
+            output.float()
+            if getattr(model, "output_kind", "heatmaps") == "coords"
+            else argmax(output.float())
+        )
+        dist_px = (pred - batch.gt_coords).norm(dim=-1)  # (B, T, K)
+        counted = batch.present & torch.isfinite(batch.torso).unsqueeze(-1)
+        hits = counted & (dist_px <= alpha * batch.torso.unsqueeze(-1))
+        sums += torch.stack([loss.double() * len(batch.x), hits.sum().double(), counted.sum().double()])
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(sums)
+    return float(sums[0] / max(len(inputs), 1)), float(sums[1] / sums[2].clamp(min=1))
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run_dir_for(runs: str | Path, model: str, shift: int, experiment: int) -> Path:
+    return Path(runs) / model / f"{shift}.{experiment}"
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PoseDenoiseError(f"--device {device}: CUDA is not available on this machine")
+    return torch.device(device)
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment."""
+    return (
+        int(os.environ.get("RANK", 0)),
+        int(os.environ.get("WORLD_SIZE", 1)),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )
+
+
+def _history_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    epochs: int
+    best_epoch: int
+    best_val_pck: float
+    stopped: str  # why training ended
+    resumed_from: int = 0  # epochs already done when this call started
+    history: list[dict] = field(default_factory=list)
+
+
+def fit(
+    config: TrainConfig,
+    data_dir: str | Path = "data/prepared",
+    runs_dir: str | Path = "runs",
+    device: str = "auto",
+    resume: bool = False,
+    callback: Callback | None = None,
+    _stop_after_epochs: int | None = None,
+) -> FitResult:
+    """Train one run. With `resume`, continue from `last.pt` and end exactly where an uninterrupted run
+    with the same seed ends (noise and order are seeded per epoch, RNG states are checkpointed)."""
+    if config.model not in TRAINABLE_MODELS:
+        raise PoseDenoiseError(f"--model must be one of {', '.join(TRAINABLE_MODELS)}, got {config.model!r}")
+    if config.precision not in ("fp32", "bf16"):
+        raise PoseDenoiseError(f"--precision must be fp32 or bf16, got {config.precision!r}")
+    exp = config.exp
+    rank, world_size, local_rank = _distributed()
+    distributed = world_size > 1
+    dev = resolve_device(device)
+    if distributed:
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    is_main = rank == 0
+    emit = callback if (callback is not None and is_main) else None
+
+    ds = PreparedDataset.load(data_dir)
+    run_dir = run_dir_for(runs_dir, config.model, exp.shift, exp.experiment)
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+
+    state = None
+    if last_path.exists():
+        if not resume:
+            raise PoseDenoiseError(
+                f"{run_dir}: a run already exists; pass --resume to continue it or remove it"
+            )
+        state = read_checkpoint(last_path)
+        saved = TrainConfig(
+            **{**state["meta"]["train_config"], "betas": tuple(state["meta"]["train_config"]["betas"])}
+        )
+        # the resumed run keeps its own config; only the epoch cap may be raised
+        config = replace(saved, max_epochs=max(saved.max_epochs, config.max_epochs))
+        if state.get("finished") and config.max_epochs <= state["epoch"]:
+            return FitResult(
+                run_dir,
+                state["epoch"],
+                state["best_epoch"],
+                state["best_val_pck"],
+                "already finished",
+                resumed_from=state["epoch"],
+                history=state["history"],
+            )
+        if state["meta"]["data_fingerprint"] != ds.fingerprint():
+            raise InputError(data_dir, f"differs from the data {run_dir} was trained on; cannot resume")
+
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, **config.model_options).to(dev)
+    if config.init_from and state is None:
+        init = read_checkpoint(config.init_from)
+        if init["meta"]["model"] != config.model:
+            raise InputError(config.init_from, f"is a {init['meta']['model']} checkpoint, not {config.model}")
+        try:
+            model.load_state_dict(init["state_dict"])
+        except RuntimeError as exc:
+            raise InputError(config.init_from, f"weights do not fit ({str(exc).splitlines()[0]})") from None
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    plateau = PlateauState(lr=config.lr)
+    history: list[dict] = []
+    best_epoch, best_val_pck, start_epoch = 0, -1.0, 0
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        plateau = PlateauState(**state["plateau"])
+        history, best_epoch, best_val_pck = state["history"], state["best_epoch"], state["best_val_pck"]
+        start_epoch = state["epoch"]
+        torch.set_rng_state(state["rng_cpu"])
+        if dev.type == "cuda" and "rng_cuda" in state:
+            torch.cuda.set_rng_state(state["rng_cuda"], dev)
+
+    train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    windows = TrainWindows(
+        ds,
+        exp,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        limit=config.limit,
+        fixed_noise=config.fixed_noise,
+        device=dev,
+        rank=rank,
+        world_size=world_size,
+    )
+    val_inputs = eval_inputs(ds, exp, "val", limit=config.limit)
+    if windows.n == 0 or len(val_inputs) == 0:
+        raise InputError(data_dir, f"no training or validation windows at step {exp.step}; prepare more data")
+
+    meta = {
+        "model": config.model,
+        "model_options": config.model_options,
+        "shift": exp.shift,
+        "experiment": exp.experiment,
+        "seed": config.seed,
+        "data_fingerprint": ds.fingerprint(),
+        "train_config": asdict(config),
+    }
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fileio.write_json(
+            run_dir / "config.json",
+            {
+                **meta,
+                "train_windows": windows.n,
+                "val_windows": len(val_inputs),
+                "device": str(dev),
+                "world_size": world_size,
+            },
+        )
+    if emit:
+        emit(
+            {
+                "event": "start",
+                "run_dir": str(run_dir),
+                "train_windows": windows.n,
+                "val_windows": len(val_inputs),
+                "batches": len(windows),
+                "device": str(dev),
+                "resumed_from": start_epoch,
+            }
+        )
+
+    stopped = "max epochs"
+    epoch = start_epoch
+    while True:
+        if should_stop(plateau, epoch, config.stop_patience, config.max_epochs):
+            stopped = "max epochs" if epoch >= config.max_epochs else "no validation improvement"
+            break
+        if _stop_after_epochs is not None and epoch - start_epoch >= _stop_after_epochs:
+            stopped = "interrupted"
+            break
+        epoch += 1
+        for group in optimizer.param_groups:
+            group["lr"] = plateau.lr
+        t0 = time.perf_counter()
+        if emit:
+            emit({"event": "epoch_start", "epoch": epoch, "batches": len(windows), "lr": plateau.lr})
+        train_loss = train_one_epoch(train_model, optimizer, windows, epoch, config.precision, emit)
+        val_loss, val_pck = evaluate(
+            model, val_inputs, dev, config.eval_batch_size, config.precision, rank=rank, world_size=world_size
+        )
+        lr_used = plateau.lr
+        plateau, reduced = plateau_step(plateau, val_loss, config.lr_patience, config.lr_factor)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_pck": val_pck,
+            "lr": lr_used,
+            "lr_reduced": int(reduced),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        history.append(row)
+        improved = val_pck > best_val_pck
+        if improved:
+            best_epoch, best_val_pck = epoch, val_pck
+        finished = should_stop(plateau, epoch, config.stop_patience, config.max_epochs)
+        if is_main:
+            if improved:
+                save_checkpoint(best_path, model, {**meta, "epoch": epoch, "val_pck": val_pck})
+            extra = {
+                "optimizer": optimizer.state_dict(),
+                "plateau": asdict(plateau),
+                "history": history,
+                "epoch": epoch,
+                "best_epoch": best_epoch,
+                "best_val_pck": best_val_pck,
+                "finished": finished,
+                "rng_cpu": torch.get_rng_state(),
+            }
+            if dev.type == "cuda":
+                extra["rng_cuda"] = torch.cuda.get_rng_state(dev)
+            save_checkpoint(last_path, model, {**meta, "epoch": epoch, "val_pck": val_pck}, **extra)
+            fileio.write_text(run_dir / "history.csv", _history_csv(history))
+        if emit:
+            emit({"event": "epoch_end", **row, "best_epoch": best_epoch})
+    if distributed:
+        dist.barrier()
+    return FitResult(
+        run_dir, epoch, best_epoch, best_val_pck, stopped, resumed_from=start_epoch, history=history
+    )
+
+
+def grid_configs(
+    template: TrainConfig, models=TRAINABLE_MODELS, experiments=ALL_EXPERIMENTS
+) -> Iterator[TrainConfig]:
+    """The 24 runs (4 models x 2 shifts x 3 experiments) built from one template config."""
+    for model in models:
+        for exp in experiments:
+            yield replace(template, model=model, shift=exp.shift, experiment=exp.experiment)
+
+
+def run_status(runs_dir: str | Path, config: TrainConfig) -> str:
+    """'finished', 'unfinished' or 'missing' for the run `config` names."""
+    last = run_dir_for(runs_dir, config.model, config.shift, config.experiment) / "last.pt"
+    if not last.exists():
+        return "missing"
+    try:
+        state = read_checkpoint(last)
+    except InputError:
+        return "unfinished"
+    return "finished" if state.get("finished") else "unfinished"
+
+
+def fit_grid(
+    template: TrainConfig,
+    data_dir: str | Path = "data/prepared",
+    runs_dir: str | Path = "runs",
+    device: str = "auto",
+    models=TRAINABLE_MODELS,
+    callback: Callback | None = None,
+) -> list[FitResult]:
+    """Train every run of the grid, skipping finished runs and resuming unfinished ones."""
+    results = []
+    configs = list(grid_configs(template, models))
+    for i, config in enumerate(configs):
+        status = run_status(runs_dir, config)
+        if callback is not None:
+            callback(
+                {
+                    "event": "grid_run",
+                    "index": i + 1,
+                    "total": len(configs),
+                    "model": config.model,
+                    "name": config.exp.name,
+                    "status": status,
+                }
+            )
+        if status == "finished":
+            continue
+        results.append(
+            fit(config, data_dir, runs_dir, device, resume=status == "unfinished", callback=callback)
+        )
+    return results
