@@ -1,0 +1,173 @@
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.io
+
+COMMANDS = ["prepare", "train", "models", "evaluate", "report", "denoise"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "posedenoise", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A prepared synthetic set and one tiny trained run, made through the CLI."""
+    root = tmp_path_factory.mktemp("cli")
+    proc = run("prepare", "--synthetic", "--synthetic-videos", 24, "--out", root / "data", "--seed", 5)
+    assert proc.returncode == 0, proc.stderr
+    assert "synthetic" in proc.stderr and "train" in proc.stdout and "test" in proc.stdout
+    proc = run(
+        "train",
+        "--model",
+        "conv3d",
+        "--shift",
+        2,
+        "--limit",
+        24,
+        "--max-epochs",
+        1,
+        "--device",
+        "cpu",
+        "--data",
+        root / "data",
+        "--runs",
+        root / "runs",
+    )
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    proc = run(command, "--help")
+    assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+def test_prepare_defaults_to_synthetic_and_says_so(tmp_path):
+    proc = run("prepare", "--synthetic-videos", 12, "--out", tmp_path / "p", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "no real datasets under data/raw" in proc.stderr
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["sources"] == ["synthetic"]
+
+
+def test_train_evaluate_report_from_the_cli(workdir):
+    run_dir = workdir / "runs" / "conv3d" / "2.1"
+    assert {"config.json", "history.csv", "best.pt", "last.pt"} <= {p.name for p in run_dir.iterdir()}
+    proc = run("evaluate", run_dir, "--data", workdir / "data", "--output", workdir / "e.json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((workdir / "e.json").read_text())
+    assert result["model"] == "conv3d" and result["shift"] == 2 and result["split"] == "test"
+    assert set(result["pck"]) == {"0.05", "0.1", "0.2"}
+    proc = run("report", "--markdown", "--data", workdir / "data", "--runs", workdir / "runs", "--limit", 24)
+    assert proc.returncode == 0, proc.stderr
+    assert "3DConv" in proc.stdout and "Identity function" in proc.stdout
+    proc = run(
+        "report",
+        "--latex",
+        "--output",
+        workdir / "t.tex",
+        "--data",
+        workdir / "data",
+        "--runs",
+        workdir / "runs",
+        "--limit",
+        24,
+    )
+    assert proc.returncode == 0 and "\\begin{tabular}" in (workdir / "t.tex").read_text()
+
+
+def test_training_an_existing_run_needs_resume(workdir):
+    proc = run(
+        "train",
+        "--model",
+        "conv3d",
+        "--shift",
+        2,
+        "--limit",
+        24,
+        "--max-epochs",
+        1,
+        "--data",
+        workdir / "data",
+        "--runs",
+        workdir / "runs",
+    )
+    assert_one_line_error(proc, "--resume")
+
+
+def test_denoise_with_a_smoother_writes_the_same_format(tmp_path):
+    t = np.arange(40)
+    records = []
+    for i in t:
+        kps = []
+        for j in range(17):
+            kps += [100 + 3 * i + 5 * j + np.sin(i), 200 + 2 * j + np.cos(i), 0.9]
+        records.append(
+            {"image_id": int(i), "category_id": 1, "keypoints": kps, "score": 0.9, "extra": "kept"}
+        )
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(records))
+    proc = run("denoise", "--filter", "gaussian", src, "-o", tmp_path / "out.json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert len(out) == 40 and out[0]["extra"] == "kept" and len(out[0]["keypoints"]) == 51
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, workdir):
+    assert_one_line_error(
+        run("prepare", "--penn-action", tmp_path / "missing", "--out", tmp_path / "o"), "missing"
+    )
+    labels = tmp_path / "Penn_Action" / "labels"
+    labels.mkdir(parents=True)
+    (labels / "0001.mat").write_bytes(b"this is not a mat file")
+    assert_one_line_error(
+        run("prepare", "--penn-action", tmp_path / "Penn_Action", "--out", tmp_path / "o"), "0001.mat"
+    )
+    scipy.io.savemat(
+        labels / "0001.mat", {"x": np.ones((10, 12)), "y": np.ones((10, 12)), "visibility": np.ones((10, 12))}
+    )
+    assert_one_line_error(
+        run("prepare", "--penn-action", tmp_path / "Penn_Action", "--out", tmp_path / "o"), "0001.mat"
+    )
+    assert not (tmp_path / "o").exists()
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('[{"image_id": 1, "keypoints": [1, 2')
+    assert_one_line_error(
+        run("denoise", "--filter", "savgol", bad_json, "-o", tmp_path / "x.json"), "bad.json"
+    )
+    assert_one_line_error(run("evaluate", tmp_path / "nothing"), "nothing")
+    assert_one_line_error(run("train", "--model", "conv3d", "--data", tmp_path / "nodata"), "nodata")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"\x00" * 100)
+    assert_one_line_error(run("evaluate", broken, "--data", workdir / "data"), "broken.pt")
+
+
+def test_failed_prepare_keeps_the_previous_dataset(tmp_path):
+    assert run("prepare", "--synthetic", "--synthetic-videos", 8, "--out", tmp_path / "p").returncode == 0
+    before = (tmp_path / "p" / "manifest.json").read_text()
+    csv = tmp_path / "t.csv"
+    csv.write_text("video,frame,joint,x,y\nv,1,nose,1,nan\n")
+    assert_one_line_error(run("prepare", "--custom", csv, "--out", tmp_path / "p"), "t.csv")
+    assert (tmp_path / "p" / "manifest.json").read_text() == before
