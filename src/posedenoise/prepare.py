@@ -307,7 +307,7 @@ def plan_sources(
     from posedenoise.sources.brace import find_brace, load_brace
     from posedenoise.sources.custom import load_custom
     from posedenoise.sources.penn_action import find_penn_action, load_penn_action
-    from posedenoise.sources.synthetic import generate_synthetic, videos_for_frames
+    from posedenoise.sources.synthetic import SyntheticConfig, generate_synthetic, videos_for_frames
 
     chosen_by_default = not (penn_action or brace or custom or synthetic or full_scale)
     if chosen_by_default:
@@ -335,7 +335,7 @@ def plan_sources(
         total = None if total == 0 else total  # unknown until read
     if synthetic or full_scale:
         if full_scale:
-            n = videos_for_frames(FULL_SCALE_FRAMES)
+            n = videos_for_frames(FULL_SCALE_FRAMES, SyntheticConfig(seed=seed))
             streams.append(generate_synthetic(seed=seed, total_frames=FULL_SCALE_FRAMES))
         else:
             n = synthetic_videos
