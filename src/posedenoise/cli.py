@@ -33,8 +33,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Prepared dataset folder.")]
 RunsOpt = Annotated[Path, typer.Option("--runs", help="Folder of training runs.")]
