@@ -6,6 +6,7 @@ This is the only module that imports typer or rich. Every user-caused error arri
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from enum import Enum
@@ -266,6 +267,8 @@ def train(
             if model is None:
                 raise PoseDenoiseError("give --model (conv3d, deciwatch, convlstm-s, convlstm-c) or --all")
             results = [fit(template, data, runs, device, resume=resume, callback=view.train_event)]
+    if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only rank 0 reports
+        return
     for r in results:
         out.print(
             f"{r.run_dir}: {r.epochs} epochs ({r.stopped}), best epoch {r.best_epoch} "
