@@ -9,16 +9,26 @@ An evaluation is a JSON-ready dict:
      "mean_threshold_px": {"0.05": f, ...},          # mean of alpha x torso over counted joints
      "seed", "limit", "params", "source", "epoch", "trained_on_data",
      "fingerprints": {"checkpoint": sha256 of the file (None for a baseline), "data": dataset fingerprint},
-     "version"}
+     "version", "noise"}
 
 Accuracies are fractions; a value that was never counted (a joint the data lacks) is null.
 
+"noise" names the detector-noise profile of the inputs: "chapter" (Tables 1-4), or "realistic" for a
+checkpoint trained with it (`TrainConfig.noise`; `noise.RealisticNoise`), which is then evaluated with it
+and adds "noise_options" (its overrides of the profile's rates), "swap_repair" (the share of left/right
+swapped joint-frames whose prediction is closer to the true joint than to the swapped partner's true
+position; a prediction landing anywhere passes half the time, so "swap_error_px", the mean error on those
+joint-frames in grid px, goes with it), "gap_error_px" (mean prediction error, grid px, on joints missed
+in the input: all-zero input heatmaps while the ground truth has them), "swapped_joints" and "gap_joints"
+(the joint-frames these count).
+
 The cache lives beside what was evaluated: `<run>/eval-<split>.json` for a run's `best.pt` (another
 checkpoint `x.pt` gets `x.eval-<split>.json`), `<runs>/baselines/<name>/<k>.<y>/eval-<split>.json` for a
-baseline. A cached file is reused only when the checkpoint's bytes, the prepared data, the seed, the
-window limit, the baseline parameters and this module's result version all match; otherwise the
-evaluation is redone and the file rewritten atomically. Validation/test noise is a function of the
-dataset seed, so every model and baseline of an experiment sees the same inputs.
+baseline (`<k>.<y>-realistic/` for the realistic noise profile). A cached file is reused only when the
+checkpoint's bytes, the prepared data, the seed, the window limit, the baseline parameters (and noise
+options) and this module's result version all match; otherwise the evaluation is redone and the file
+rewritten atomically. Validation/test noise is a function of the dataset seed, so every model and
+baseline of an experiment sees the same inputs.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.fileio import write_json
 from posedenoise.layout import GROUPS, JOINTS, NUM_JOINTS
 from posedenoise.metrics import DEFAULT_ALPHAS, PCKAccumulator, PCKResult
-from posedenoise.noise import Experiment
+from posedenoise.noise import Experiment, RepairCounts, noise_profile, repair_counts
 
 RESULT_VERSION = 1  # bump when the content of an evaluation changes, so older caches count as stale
 BASELINES = ("identity", "oneeuro", "savgol", "gaussian")  # identity + the classic smoothers
@@ -135,9 +145,38 @@ def cache_path(checkpoint: str | Path, split: str = "test") -> Path:
 
 
 def baseline_cache_path(
-    runs_dir: str | Path, name: str, shift: int, experiment: int, split: str = "test"
+    runs_dir: str | Path, name: str, shift: int, experiment: int, split: str = "test", noise: str = "chapter"
 ) -> Path:
-    return Path(runs_dir) / "baselines" / name / f"{shift}.{experiment}" / f"eval-{split}.json"
+    folder = f"{shift}.{experiment}" + ("" if noise == "chapter" else f"-{noise}")
+    return Path(runs_dir) / "baselines" / name / folder / f"eval-{split}.json"
+
+
+def checkpoint_noise(meta: dict) -> tuple[str, dict]:
+    """The detector-noise profile a checkpoint was trained with: (name, options); "chapter" if unsaid."""
+    train_config = meta.get("train_config") or {}
+    return train_config.get("noise") or "chapter", dict(train_config.get("noise_options") or {})
+
+
+def _same_noise(inputs, noise: str, options: dict) -> bool:
+    """Whether shared eval inputs were made with this noise profile and options."""
+    same_options = (getattr(inputs, "noise_options", None) or {}) == (options or {})
+    return getattr(inputs, "noise", "chapter") == noise and same_options
+
+
+def noise_fields(noise: str, options: dict | None, repairs: RepairCounts) -> dict[str, Any]:
+    """The evaluation entries of a noise profile: its name, and for the realistic one its options and
+    the swap-repair and gap-filling figures."""
+    if noise == "chapter":
+        return {"noise": noise}
+    return {
+        "noise": noise,
+        "noise_options": dict(options or {}),
+        "swap_repair": _json_float(repairs.swap_repair),
+        "swap_error_px": _json_float(repairs.swap_error_px),
+        "gap_error_px": _json_float(repairs.gap_error_px),
+        "swapped_joints": repairs.swapped,
+        "gap_joints": repairs.gaps,
+    }
 
 
 def evaluate_checkpoint(
@@ -169,19 +208,27 @@ def evaluate_checkpoint(
     model, meta = load_model(checkpoint, device=device)
     model.eval()
     experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
+    noise, noise_options = checkpoint_noise(meta)  # evaluated with the noise it was trained with
     inputs = _materialize(inputs)
-    if inputs is None or inputs.experiment != experiment:  # shared inputs of another experiment: not ours
-        inputs = eval_inputs(ds, experiment, split, seed=seed, limit=limit)
+    if inputs is None or inputs.experiment != experiment or not _same_noise(inputs, noise, noise_options):
+        # shared inputs of another experiment or noise profile: not ours
+        inputs = eval_inputs(
+            ds, experiment, split, seed=seed, limit=limit, noise=noise, noise_options=noise_options
+        )
     total = len(inputs.sigma_in)
     if total == 0:
         raise PoseDenoiseError(f"the {split} split of {experiment.name} has no windows")
 
     acc = PCKAccumulator(NUM_JOINTS, DEFAULT_ALPHAS)
+    repairs = RepairCounts()
     done = 0
     with torch.inference_mode():
         for batch in iterate_batches(inputs, batch_size, device):
             pred = predict_coords(model, batch.x)  # (B, T, K, 2)
             acc.update(pred, batch.gt_coords, batch.present, batch.torso)
+            if batch.input_present is not None:
+                gt, present = batch.gt_coords, batch.present
+                repairs += repair_counts(pred, gt, present, batch.input_present, batch.swapped)
             done += len(batch.x)
             if progress is not None:
                 progress(done, total)
@@ -201,11 +248,17 @@ def evaluate_checkpoint(
         "trained_on_data": meta.get("data_fingerprint"),
         "fingerprints": {"checkpoint": file_sha256(checkpoint), "data": ds.fingerprint()},
         "version": RESULT_VERSION,
+        **noise_fields(inputs.noise, inputs.noise_options, repairs),
     }
 
 
 def baseline_predictions(
-    name: str, noisy: np.ndarray, present: np.ndarray, params: dict, fps: np.ndarray | None = None
+    name: str,
+    noisy: np.ndarray,
+    present: np.ndarray,
+    params: dict,
+    fps: np.ndarray | None = None,
+    fill_missing: bool = False,
 ) -> np.ndarray:
     """Coordinates a baseline predicts from the simulated detector output.
 
@@ -213,9 +266,12 @@ def baseline_predictions(
     the step), used by the One Euro filter. Returns (N, T, K, 2). `identity` returns the detector output
     (the argmax of the input heatmap is the rounded, clipped noisy position); a classic smoother filters
     each window along time on its own, as the models see one window at a time.
+    fill_missing (realistic noise, where `present` marks the detected joints): a joint missing from the
+    input gets an estimate, (0, 0) for `identity` (the argmax of an all-zero heatmap, as the identity model
+    gives) and the interpolation over the gap for a smoother.
     """
     if name == "identity":
-        return noisy
+        return np.where(present[..., None], noisy, 0).astype(noisy.dtype) if fill_missing else noisy
     if name not in SMOOTHERS:
         raise PoseDenoiseError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     from posedenoise.smoothers import smooth
@@ -223,15 +279,18 @@ def baseline_predictions(
     # a joint missing from a frame is no detection: NaN, which the smoothers interpolate over
     track = np.where(present[..., None], noisy, np.nan).astype(np.float64)  # (N, T, K, 2)
     try:
+        fill = {"fill": True} if fill_missing else {}
         if name != "oneeuro" or "fps" in params or fps is None:
-            out = smooth(name, track, axis=1, **params)
+            out = smooth(name, track, axis=1, **params, **fill)
         else:
             out = np.empty_like(track)
             for rate in np.unique(fps):  # few distinct rates (BRACE: 25 and 29.97 fps)
                 sel = fps == rate
-                out[sel] = smooth(name, track[sel], fps=float(rate), axis=1, **params)
+                out[sel] = smooth(name, track[sel], fps=float(rate), axis=1, **params, **fill)
     except (TypeError, ValueError) as exc:
         raise PoseDenoiseError(f"{name} with parameters {params}: {exc}") from None
+    if fill_missing:
+        out = np.nan_to_num(out, nan=0.0)  # a joint missing from the whole window: no estimate at all
     return out.astype(np.float32)
 
 
@@ -253,8 +312,11 @@ def evaluate_baseline(
     progress: Progress | None = None,
     inputs=None,
     chunk: int = 4096,
+    noise: str = "chapter",
+    noise_options: dict | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the identity function (or a classic smoother with `params`) on an experiment's split."""
+    """Evaluate the identity function (or a classic smoother with `params`) on an experiment's split,
+    with the chapter's detector noise or the realistic profile (`noise`, `noise_options`)."""
     from posedenoise.pipeline import eval_inputs
 
     _check_split(split)
@@ -264,22 +326,29 @@ def evaluate_baseline(
     if name == "identity" and params:
         raise PoseDenoiseError("the identity function takes no parameters")
     exp = Experiment(int(shift), int(experiment))
+    noise_profile(noise, noise_options)  # an unknown profile or option fails here
     ds = load_dataset(data_dir)
     seed = _resolve_seed(ds, seed)
     inputs = _materialize(inputs)
-    if inputs is None:
-        inputs = eval_inputs(ds, exp, split, seed=seed, limit=limit)
+    if inputs is None or not _same_noise(inputs, noise, noise_options or {}):
+        inputs = eval_inputs(ds, exp, split, seed=seed, limit=limit, noise=noise, noise_options=noise_options)
     total = len(inputs.sigma_in)
     if total == 0:
         raise PoseDenoiseError(f"the {split} split of {exp.name} has no windows")
 
     fps = window_fps(ds, inputs)
     acc = PCKAccumulator(NUM_JOINTS, DEFAULT_ALPHAS)
+    repairs = RepairCounts()
+    realistic = inputs.input_present is not None
     for lo in range(0, total, chunk):
         hi = min(lo + chunk, total)
         present = inputs.present[lo:hi]
-        pred = baseline_predictions(name, inputs.noisy_coords[lo:hi], present, params, fps[lo:hi])
+        detected = inputs.input_present[lo:hi] if realistic else present  # what the detector gave
+        noisy = inputs.noisy_coords[lo:hi]
+        pred = baseline_predictions(name, noisy, detected, params, fps[lo:hi], fill_missing=realistic)
         acc.update(pred, inputs.gt_coords[lo:hi], present, inputs.torso[lo:hi])
+        if realistic:
+            repairs += repair_counts(pred, inputs.gt_coords[lo:hi], present, detected, inputs.swapped[lo:hi])
         if progress is not None:
             progress(hi, total)
 
@@ -298,6 +367,7 @@ def evaluate_baseline(
         "trained_on_data": None,
         "fingerprints": {"checkpoint": None, "data": ds.fingerprint()},
         "version": RESULT_VERSION,
+        **noise_fields(inputs.noise, inputs.noise_options, repairs),
     }
 
 
@@ -379,8 +449,11 @@ def cached_baseline(
     force: bool = False,
     inputs=None,
     evaluate_if_stale: bool = True,
+    noise: str = "chapter",
+    noise_options: dict | None = None,
 ) -> dict[str, Any] | None:
-    """A baseline's evaluation, from `<runs>/baselines/<name>/<k>.<y>/eval-<split>.json` when valid.
+    """A baseline's evaluation, from `<runs>/baselines/<name>/<k>.<y>/eval-<split>.json` when valid
+    (`<k>.<y>-realistic/` with the realistic noise profile, valid for the same `noise_options` only).
 
     A smoother cached with other parameters is stale: the cache holds one parameter set per baseline.
     With `evaluate_if_stale=False` a missing or stale cache gives None instead of an evaluation.
@@ -388,7 +461,7 @@ def cached_baseline(
     _check_split(split)
     ds = load_dataset(data_dir)
     seed = _resolve_seed(ds, seed)
-    path = baseline_cache_path(runs_dir, name, shift, experiment, split)
+    path = baseline_cache_path(runs_dir, name, shift, experiment, split, noise)
     expected = {
         "model": name,
         "split": split,
@@ -398,6 +471,8 @@ def cached_baseline(
         "version": RESULT_VERSION,
         "fingerprints": {"checkpoint": None, "data": ds.fingerprint()},
     }
+    if noise != "chapter":
+        expected.update(noise=noise, noise_options=dict(noise_options or {}))
     cached = read_evaluation(path)
     if not force and is_fresh(cached, expected):
         return cached
@@ -405,7 +480,7 @@ def cached_baseline(
         return None
     result = evaluate_baseline(
         name, shift, experiment, ds, split, seed=seed, limit=limit, params=params, progress=progress,
-        inputs=inputs,
+        inputs=inputs, noise=noise, noise_options=noise_options,
     )  # fmt: skip
     write_json(path, result)
     return result

@@ -14,7 +14,20 @@ import torch
 
 from posedenoise.dataset import PreparedDataset
 from posedenoise.heatmaps import render
-from posedenoise.noise import SIGMA_OUT, Experiment, NoiseDraws, apply_noise, eval_noise, train_noise
+from posedenoise.noise import (
+    SIGMA_OUT,
+    Experiment,
+    NoiseDraws,
+    apply_noise,
+    apply_realistic_noise,
+    draws_to,
+    eval_noise,
+    eval_realistic_noise,
+    index_draws,
+    noise_profile,
+    train_noise,
+    train_realistic_noise,
+)
 
 
 @dataclass
@@ -46,17 +59,49 @@ class EvalInputs:
     torso: np.ndarray  # (N, 5) float32
     noisy_coords: np.ndarray  # (N, 5, 25, 2) float32, rounded and clipped
     sigma_in: np.ndarray  # (N,) float32
+    noise: str = "chapter"  # detector-noise profile: "chapter" or "realistic" (noise.RealisticNoise)
+    noise_options: dict | None = None  # realistic: overrides of RealisticNoise's fields
+    input_present: np.ndarray | None = None  # (N, 5, 25) bool, realistic: joints drawn in the input
+    swapped: np.ndarray | None = None  # (N, 5, 25) bool, realistic: left/right inverted joints
 
     def __len__(self) -> int:
         return len(self.starts)
 
 
 def eval_inputs(
-    ds: PreparedDataset, experiment: Experiment, split: str, seed: int | None = None, limit: int | None = None
+    ds: PreparedDataset,
+    experiment: Experiment,
+    split: str,
+    seed: int | None = None,
+    limit: int | None = None,
+    noise: str = "chapter",
+    noise_options: dict | None = None,
 ) -> EvalInputs:
-    """Windows of `split` with noise that depends only on (seed, step, split, window position)."""
+    """Windows of `split` with noise that depends only on (seed, step, split, window position).
+
+    noise: "chapter" (the default: Tables 1-4) or "realistic" (`noise.RealisticNoise`, its fields
+    overridden by `noise_options`): swaps, misses and outliers on top of the chapter's shifts.
+    """
     seed = ds.seed if seed is None else seed
+    profile = noise_profile(noise, noise_options)
     w = window_arrays(ds, experiment.step, split, limit)
+    if profile is not None:
+        draws = eval_realistic_noise(seed, experiment.step, split, len(w.starts))
+        gt, present = torch.from_numpy(w.gt_coords), torch.from_numpy(w.present)
+        out = apply_realistic_noise(gt, present, draws, experiment, profile)
+        return EvalInputs(
+            experiment=experiment,
+            starts=w.starts,
+            gt_coords=w.gt_coords,
+            present=w.present,
+            torso=w.torso,
+            noisy_coords=out.noisy.numpy(),
+            sigma_in=out.sigma_in.numpy(),
+            noise="realistic",
+            noise_options=dict(noise_options or {}),
+            input_present=out.input_present.numpy(),
+            swapped=out.swapped.numpy(),
+        )
     draws = eval_noise(seed, experiment.step, split, len(w.starts))
     noisy, sigma_in = apply_noise(torch.from_numpy(w.gt_coords), draws, experiment)
     return EvalInputs(
@@ -78,6 +123,8 @@ class Batch:
     present: torch.Tensor  # (B, 5, 25) bool
     torso: torch.Tensor  # (B, 5) float
     noisy_coords: torch.Tensor  # (B, 5, 25, 2)
+    input_present: torch.Tensor | None = None  # (B, 5, 25) bool, realistic noise: joints drawn in x
+    swapped: torch.Tensor | None = None  # (B, 5, 25) bool, realistic noise: left/right inverted joints
 
 
 class HeatmapRenderer:
@@ -87,7 +134,11 @@ class HeatmapRenderer:
         self.device = torch.device(device)
         self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __call__(self, gt, present, noisy, sigma_in, reuse: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, gt, present, noisy, sigma_in, reuse: bool = True, input_present=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """input_present: joints drawn in the input maps (default `present`; a missed detection is an
+        all-zero input map while the target keeps the joint)."""
         b = gt.shape[0]
         if reuse:
             if b not in self._buffers:
@@ -99,7 +150,8 @@ class HeatmapRenderer:
             xbuf, tbuf = self._buffers[b]
         else:
             xbuf = tbuf = None
-        x = render(noisy, present, sigma_in[:, None], out=xbuf)  # (B, 5, 25, 56, 56)
+        drawn = present if input_present is None else input_present
+        x = render(noisy, drawn, sigma_in[:, None], out=xbuf)  # (B, 5, 25, 56, 56)
         target = render(gt, present, SIGMA_OUT, out=tbuf)  # (B, 5, 25, 56, 56)
         return x, target
 
@@ -118,8 +170,13 @@ def iterate_batches(
         present = torch.from_numpy(inputs.present[sl]).to(device)
         noisy = torch.from_numpy(inputs.noisy_coords[sl]).to(device)
         sigma_in = torch.from_numpy(inputs.sigma_in[sl]).to(device)
-        x, target = renderer(gt, present, noisy, sigma_in, reuse=reuse_buffers)
-        yield Batch(x, target, gt, present, torch.from_numpy(inputs.torso[sl]).to(device), noisy)
+        input_present = swapped = None
+        if inputs.input_present is not None:
+            input_present = torch.from_numpy(inputs.input_present[sl]).to(device)
+            swapped = torch.from_numpy(inputs.swapped[sl]).to(device)
+        x, target = renderer(gt, present, noisy, sigma_in, reuse=reuse_buffers, input_present=input_present)
+        torso = torch.from_numpy(inputs.torso[sl]).to(device)
+        yield Batch(x, target, gt, present, torso, noisy, input_present, swapped)
 
 
 class TrainWindows:
@@ -141,8 +198,11 @@ class TrainWindows:
         device: torch.device | str = "cpu",
         rank: int = 0,
         world_size: int = 1,
+        noise: str = "chapter",
+        noise_options: dict | None = None,
     ):
         self.experiment = experiment
+        self.profile = noise_profile(noise, noise_options)  # None: the chapter's noise
         self.seed = seed
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -152,7 +212,9 @@ class TrainWindows:
         self.gt = torch.from_numpy(w.gt_coords).to(self.device)  # (N, 5, 25, 2)
         self.present = torch.from_numpy(w.present).to(self.device)  # (N, 5, 25)
         self.fixed = None
-        if fixed_noise:
+        if fixed_noise and self.profile is not None:
+            self.fixed = draws_to(eval_realistic_noise(seed, experiment.step, "train", self.n), self.device)
+        elif fixed_noise:
             draws = eval_noise(seed, experiment.step, "train", self.n)
             self.fixed = NoiseDraws(
                 torch.from_numpy(draws.z).to(self.device), torch.from_numpy(draws.sigma_index).to(self.device)
@@ -181,6 +243,18 @@ class TrainWindows:
                 continue
             idx = order[i : i + self.batch_size]
             gt, present = self.gt[idx], self.present[idx]
+            if self.profile is not None:
+                if self.fixed is not None:
+                    draws = index_draws(self.fixed, idx)
+                else:
+                    draws = train_realistic_noise(g_noise, len(idx), gt.shape[2], self.device)
+                out = apply_realistic_noise(gt, present, draws, self.experiment, self.profile)
+                x, target = self.renderer(
+                    gt, present, out.noisy, out.sigma_in, input_present=out.input_present
+                )
+                empty = torch.empty(0, device=self.device)
+                yield Batch(x, target, gt, present, empty, out.noisy, out.input_present, out.swapped)
+                continue
             if self.fixed is not None:
                 draws = NoiseDraws(self.fixed.z[idx], self.fixed.sigma_index[idx])
             else:

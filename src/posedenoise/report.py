@@ -7,6 +7,11 @@ experiment. Classic smoothers appear as extra rows when their evaluations exist 
 rule, marked with a dagger, and never bold: bold marks the best of the chapter's rows (identity function
 and the four architectures), as in the chapter.
 
+Runs trained with the realistic detector-noise profile (`runs/<model>/<k>.<y>-realistic/`, see
+`noise.RealisticNoise`) are not part of Tables 1-4: when any exist, an extra Table 5 shows them with the
+identity function under the same noise: PCK@0.2, the share of left/right swaps repaired and the error on
+joints missed in the input.
+
 `render_tables` prints the tables as text (tabulate), Markdown, CSV (one tidy row per cell, full
 precision) or LaTeX (a booktabs document that compiles as is). Percentages have 3 significant digits
 with at most 2 decimals, like the chapter (67.4, 6.95, 0.67). A run that does not exist is a dash, and a
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import textwrap
 from collections.abc import Callable, Sequence
@@ -77,6 +83,8 @@ class ReportData:
     missing: list[tuple[str, str]] = field(default_factory=list)  # (model, "k.y") runs without best.pt
     not_evaluated: list[tuple[str, str]] = field(default_factory=list)  # runs with no valid cached result
     smoothers: list[str] = field(default_factory=list)  # smoothers with at least one evaluation
+    # runs trained and tested with the realistic noise profile, and the identity function under it
+    realistic: dict[tuple[str, str], dict] = field(default_factory=dict)  # (row key, "k.y") -> evaluation
 
     def get(self, row: str, experiment: str) -> dict | None:
         return self.results.get((row, experiment))
@@ -153,11 +161,52 @@ def collect_results(
                 data.results[(smoother, name)] = result
                 if smoother not in data.smoothers:
                     data.smoothers.append(smoother)
+    _collect_realistic(data, runs_dir, ds, evaluate_missing, device, batch_size, limit, progress)
     data.smoothers.sort(key=SMOOTHERS.index)
     order = list(MODEL_LABELS)
     data.missing.sort(key=lambda run: (order.index(run[0]), run[1]))
     data.not_evaluated.sort(key=lambda run: (order.index(run[0]), run[1]))
     return data
+
+
+def _collect_realistic(
+    data: ReportData, runs_dir: Path, ds, evaluate_missing: bool, device: str, batch_size: int,
+    limit: int | None, progress: Progress | None,
+) -> None:  # fmt: skip
+    """Evaluations of the runs trained with the realistic noise profile (`<k>.<y>-realistic/`) and of the
+    identity function under that noise (with the first run's noise options) for their experiments."""
+    for exp in ALL_EXPERIMENTS:
+        name = exp.name
+        options = None
+        for model in MODEL_LABELS:
+            run_dir = runs_dir / model / f"{name}-realistic"
+            if not (run_dir / "best.pt").is_file():
+                continue
+            what = f"{model} {name}-realistic"
+            result = cached_evaluation(
+                run_dir, ds, data.split, device=device, batch_size=batch_size, limit=limit,
+                progress=None if progress is None else (lambda d, t, w=what: progress(w, d, t)),
+                evaluate_if_stale=evaluate_missing,
+            )  # fmt: skip
+            if result is None:
+                data.not_evaluated.append((model, f"{name}-realistic"))
+                continue
+            _check_run(run_dir, result, model, exp)
+            if result.get("noise") != "realistic":
+                raise InputError(run_dir / "best.pt", "was not trained with the realistic noise profile")
+            data.realistic[(model, name)] = result
+            if options is None:
+                options = result.get("noise_options") or {}
+        if options is None:
+            continue
+        what = f"identity {name}-realistic"
+        identity = cached_baseline(
+            "identity", exp.shift, exp.experiment, runs_dir, ds, data.split, limit=limit,
+            progress=None if progress is None else (lambda d, t, w=what: progress(w, d, t)),
+            evaluate_if_stale=evaluate_missing, noise="realistic", noise_options=options,
+        )  # fmt: skip
+        if identity is not None:
+            data.realistic[("identity", name)] = identity
 
 
 def _check_run(run_dir: Path, result: dict, model: str, exp: Experiment) -> None:
@@ -193,6 +242,10 @@ class Table:
     rows: list[Row]
     notes: list[tuple[str, str]] = field(default_factory=list)  # footnotes: (mark "*" or "dagger", text)
     in_px: set[int] = field(default_factory=set)  # rows whose values are pixels; the others are fractions
+    px_columns: set[int] = field(default_factory=set)  # value columns (0-based) in pixels (Table 5)
+
+    def is_px(self, r: int, c: int) -> bool:
+        return r in self.in_px or c in self.px_columns
 
 
 def _value(result: dict | None, *path: str):
@@ -305,13 +358,66 @@ def _mean(cells: list):
     return float(np.mean(values)) if values else DASH
 
 
+def realistic_table(data: ReportData, number: int = 5) -> Table:
+    """Table 5: runs trained and tested with the realistic noise profile, for the experiments that have
+    any: PCK@0.2, swaps repaired and the error on joints missed in the input (lower is better)."""
+    exps = [e.name for e in ALL_EXPERIMENTS if any(k[1] == e.name for k in data.realistic)]
+    metrics = [("pck", "0.2"), ("swap_repair",), ("gap_error_px",)]
+    ncols = len(metrics) * len(exps)
+    rows = []
+    for key, label in [("identity", BASELINE_LABELS["identity"]), *MODEL_LABELS.items()]:
+        if key != "identity" and not any((key, e) in data.realistic for e in exps):
+            continue
+        cells = [_value(data.realistic.get((key, e)), *path) for path in metrics for e in exps]
+        rows.append(Row(label, cells, [False] * ncols))
+    for c in range(ncols):  # best of each column: highest accuracy and repair share, lowest gap error
+        values = [r.cells[c] for r in rows if isinstance(r.cells[c], float) and not math.isnan(r.cells[c])]
+        if values:
+            best = min(values) if c >= 2 * len(exps) else max(values)
+            for r in rows:
+                r.bold[c] = isinstance(r.cells[c], float) and r.cells[c] == best
+    options = sorted(
+        {json.dumps(r.get("noise_options") or {}, sort_keys=True) for r in data.realistic.values()}
+    )
+    notes = [
+        (
+            "*",
+            "Swaps repaired: the share of left/right-swapped joint-frames (detected at the partner's "
+            "position) whose prediction lies closer to the true joint than to the partner's. Gap error: "
+            "the mean distance between the prediction and the true joint, in heatmap pixels, over joints "
+            "missed in the input (missed joints and frames: all-zero input heatmaps).",
+        ),
+    ]
+    changed = (
+        "" if options == ["{}"] else " Noise options changed from the defaults: " + "; ".join(options) + "."
+    )
+    word = _split_word(data.split)
+    return Table(
+        number=number,
+        key="realistic",
+        caption=f"{word} results with the realistic detector-noise profile (left/right swaps, missed "
+        "joints and frames, outliers and confidence-dependent shifts on top of the chapter's shifts), "
+        "models trained with it. PCK and swaps repaired in percentage, gap error in pixels; the best of "
+        f"each column is bold.{changed}",
+        corner=("Metric", "Experiment"),
+        groups=[("PCK@0.2", len(exps)), ("Swaps repaired*", len(exps)), ("Gap error (px)*", len(exps))],
+        columns=exps * len(metrics),
+        rows=rows,
+        notes=notes,
+        px_columns=set(range(2 * len(exps), ncols)),
+    )
+
+
 def build_tables(data: ReportData) -> list[Table]:
-    return [
+    tables = [
         accuracy_table(data, 1, 1),
         accuracy_table(data, 2, 2),
         joint_table(data, 1, 3),
         joint_table(data, 2, 4),
     ]
+    if data.realistic:  # only when runs with the realistic noise profile exist
+        tables.append(realistic_table(data, 5))
+    return tables
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -333,7 +439,7 @@ def _cell_text(table: Table, r: int, c: int, bold: Callable[[str], str], dash: s
         return dash if cell == DASH else cell
     if math.isnan(cell):
         return NOT_AVAILABLE
-    value = cell if r in table.in_px else 100.0 * cell  # fractions are shown as percentages
+    value = cell if table.is_px(r, c) else 100.0 * cell  # fractions are shown as percentages
     text = format_number(value)
     return bold(text) if row.bold[c] else text
 
@@ -432,12 +538,12 @@ def _render_csv(tables: list[Table], data: ReportData) -> str:
     for t in tables:
         group_of = [label for label, span in t.groups for _ in range(span)]
         for r, row in enumerate(t.rows):
-            unit = "px" if r in t.in_px else "percent"
             for c, cell in enumerate(row.cells):
+                unit = "px" if t.is_px(r, c) else "percent"
                 if cell == BLANK:
                     continue
                 if isinstance(cell, float) and not math.isnan(cell):
-                    value = repr(cell if r in t.in_px else 100.0 * cell)
+                    value = repr(cell if t.is_px(r, c) else 100.0 * cell)
                 else:
                     value = ""  # a missing run or nothing counted
                 writer.writerow(

@@ -1,6 +1,7 @@
 """Training (SPEC section 8, chapter 1.2.3), torchvision-reference style.
 
-`fit(config)` runs one of the 24 runs into `runs/<model>/<k>.<y>/`: `config.json`, `history.csv`,
+`fit(config)` runs one of the 24 runs into `runs/<model>/<k>.<y>/` (`<k>.<y>-realistic/` when trained with
+the realistic detector-noise profile, `config.noise`): `config.json`, `history.csv`,
 `best.pt` (highest validation PCK@0.2) and `last.pt` (everything needed to resume). The schedule is
 two pure functions (`plateau_step`, `should_stop`); progress goes through a callback so the CLI decides
 how to show it. Under `torchrun` the same code trains with DDP and rank 0 writes the run.
@@ -27,7 +28,7 @@ from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import argmax
 from posedenoise.models import create_model
-from posedenoise.noise import ALL_EXPERIMENTS, GRID, Experiment
+from posedenoise.noise import ALL_EXPERIMENTS, GRID, Experiment, noise_profile
 from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
 
 TRAINABLE_MODELS = ("conv3d", "deciwatch", "convlstm-s", "convlstm-c")
@@ -55,6 +56,8 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     eval_batch_size: int = 64
     init_from: str | None = None  # checkpoint to fine-tune from
+    noise: str = "chapter"  # detector noise: "chapter" (Tables 1-4) or "realistic" (noise.RealisticNoise)
+    noise_options: dict = field(default_factory=dict)  # realistic: overrides of RealisticNoise's fields
 
     @property
     def exp(self) -> Experiment:
@@ -186,8 +189,10 @@ def evaluate(
 # ----------------------------------------------------------------------------- the run
 
 
-def run_dir_for(runs: str | Path, model: str, shift: int, experiment: int) -> Path:
-    return Path(runs) / model / f"{shift}.{experiment}"
+def run_dir_for(runs: str | Path, model: str, shift: int, experiment: int, noise: str = "chapter") -> Path:
+    """`runs/<model>/<k>.<y>/`; a run trained with the realistic noise profile: `<k>.<y>-realistic/`."""
+    suffix = "" if noise == "chapter" else f"-{noise}"
+    return Path(runs) / model / f"{shift}.{experiment}{suffix}"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -241,6 +246,7 @@ def fit(
         raise PoseDenoiseError(f"--model must be one of {', '.join(TRAINABLE_MODELS)}, got {config.model!r}")
     if config.precision not in ("fp32", "bf16"):
         raise PoseDenoiseError(f"--precision must be fp32 or bf16, got {config.precision!r}")
+    noise_profile(config.noise, config.noise_options)  # an unknown profile or option fails here
     exp = config.exp
     rank, world_size, local_rank = _distributed()
     distributed = world_size > 1
@@ -255,7 +261,7 @@ def fit(
     emit = callback if (callback is not None and is_main) else None
 
     ds = PreparedDataset.load(data_dir)
-    run_dir = run_dir_for(runs_dir, config.model, exp.shift, exp.experiment)
+    run_dir = run_dir_for(runs_dir, config.model, exp.shift, exp.experiment, config.noise)
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
 
     state = None
@@ -318,8 +324,12 @@ def fit(
         device=dev,
         rank=rank,
         world_size=world_size,
+        noise=config.noise,
+        noise_options=config.noise_options,
     )
-    val_inputs = eval_inputs(ds, exp, "val", limit=config.limit)
+    val_inputs = eval_inputs(
+        ds, exp, "val", limit=config.limit, noise=config.noise, noise_options=config.noise_options
+    )
     if windows.n == 0 or len(val_inputs) == 0:
         raise InputError(data_dir, f"no training or validation windows at step {exp.step}; prepare more data")
 
@@ -429,7 +439,7 @@ def grid_configs(
 
 def run_status(runs_dir: str | Path, config: TrainConfig) -> str:
     """'finished', 'unfinished' or 'missing' for the run `config` names."""
-    last = run_dir_for(runs_dir, config.model, config.shift, config.experiment) / "last.pt"
+    last = run_dir_for(runs_dir, config.model, config.shift, config.experiment, config.noise) / "last.pt"
     if not last.exists():
         return "missing"
     try:
