@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PD := $(BIN)/posedenoise
+CODE := $(wildcard src tests benchmarks examples)
 # the quick study: small synthetic data, every one of the 24 runs trained briefly, Tables 1-4
 STUDY_DIR ?= study
 STUDY_VIDEOS ?= 240
@@ -32,12 +33,12 @@ study: install
 		--latex --output $(STUDY_DIR)/tables.tex
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 format: install
-	$(BIN)/ruff format src tests benchmarks examples
-	$(BIN)/ruff check --fix src tests benchmarks examples
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 test: install lint
 	$(BIN)/python -m pytest

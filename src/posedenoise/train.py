@@ -107,6 +107,7 @@ def masked_loss(model: torch.nn.Module, output: torch.Tensor, batch: Batch) -> t
     compare with the chapter's Figure 1.
     """
     mask = batch.present.to(output.dtype)  # (B, T, K)
+    model = getattr(model, "module", model)  # DDP wraps the model and hides its output_kind
     if getattr(model, "output_kind", "heatmaps") == "coords":
         diff = (output.float() - batch.gt_coords) / (GRID - 1)  # (B, T, K, 2)
         return (diff.square() * mask.unsqueeze(-1)).mean()
@@ -144,7 +145,7 @@ def train_one_epoch(
         count += 1
         if callback is not None and (i % 10 == 0 or i + 1 == n_batches):
             callback(
-                {"event": "batch", "epoch": epoch, "batch": i + 1, "batches": n_batches, "loss": float(loss)}
+                {"event": "batch", "epoch": epoch, "batch": i + 1, "batches": n_batches, "loss": loss.item()}
             )
     stats = torch.stack([total, torch.tensor(float(count), device=device)])
     if dist.is_available() and dist.is_initialized():
@@ -271,9 +272,15 @@ def fit(
                 f"{run_dir}: a run already exists; pass --resume to continue it or remove it"
             )
         state = read_checkpoint(last_path)
-        saved = TrainConfig(
-            **{**state["meta"]["train_config"], "betas": tuple(state["meta"]["train_config"]["betas"])}
-        )
+        resumable = ("optimizer", "plateau", "history", "epoch", "best_epoch", "best_val_pck", "rng_cpu")
+        try:
+            saved = TrainConfig(
+                **{**state["meta"]["train_config"], "betas": tuple(state["meta"]["train_config"]["betas"])}
+            )
+        except (KeyError, TypeError):
+            saved = None
+        if saved is None or any(key not in state for key in resumable):
+            raise InputError(last_path, "not a resumable last.pt (no training state); remove the run folder")
         # the resumed run keeps its own config; only the epoch cap may be raised
         config = replace(saved, max_epochs=max(saved.max_epochs, config.max_epochs))
         if state.get("finished") and config.max_epochs <= state["epoch"]:
@@ -309,9 +316,12 @@ def fit(
         plateau = PlateauState(**state["plateau"])
         history, best_epoch, best_val_pck = state["history"], state["best_epoch"], state["best_val_pck"]
         start_epoch = state["epoch"]
-        torch.set_rng_state(state["rng_cpu"])
-        if dev.type == "cuda" and "rng_cuda" in state:
-            torch.cuda.set_rng_state(state["rng_cuda"], dev)
+        rng = {"cpu": state["rng_cpu"], **({"cuda": state["rng_cuda"]} if "rng_cuda" in state else {})}
+        if len(state.get("rng_ranks", [])) == world_size:
+            rng = state["rng_ranks"][rank]  # each rank's own dropout stream (same world size only)
+        torch.set_rng_state(rng["cpu"])
+        if dev.type == "cuda" and "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], dev)
 
     train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     windows = TrainWindows(
@@ -402,6 +412,15 @@ def fit(
         if improved:
             best_epoch, best_val_pck = epoch, val_pck
         finished = should_stop(plateau, epoch, config.stop_patience, config.max_epochs)
+        # the global RNG (dropout) of every rank: ranks draw differently (different batch sizes), and a
+        # resumed run must give each its own state back
+        rng = {"cpu": torch.get_rng_state()}
+        if dev.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(dev)
+        rng_ranks = [rng]
+        if distributed:
+            rng_ranks = [None] * world_size
+            dist.all_gather_object(rng_ranks, rng)
         if is_main:
             if improved:
                 save_checkpoint(best_path, model, {**meta, "epoch": epoch, "val_pck": val_pck})
@@ -413,10 +432,11 @@ def fit(
                 "best_epoch": best_epoch,
                 "best_val_pck": best_val_pck,
                 "finished": finished,
-                "rng_cpu": torch.get_rng_state(),
+                "rng_cpu": rng["cpu"],
+                "rng_ranks": rng_ranks,
             }
             if dev.type == "cuda":
-                extra["rng_cuda"] = torch.cuda.get_rng_state(dev)
+                extra["rng_cuda"] = rng["cuda"]
             save_checkpoint(last_path, model, {**meta, "epoch": epoch, "val_pck": val_pck}, **extra)
             fileio.write_text(run_dir / "history.csv", _history_csv(history))
         if emit:

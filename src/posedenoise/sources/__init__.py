@@ -1,4 +1,4 @@
-"""Data sources. Each turns a dataset on disk (or a generator) into per-video `Track`s in the 25-joint layout."""
+"""Data sources: each turns a dataset on disk (or a generator) into per-video 25-joint `Track`s."""
 
 from __future__ import annotations
 
