@@ -146,8 +146,10 @@ GROUPS: dict[str, tuple[int, ...]] = {
 
 # Left/right partner of every joint of the 25-joint layout (nose is its own partner); used for swaps.
 FLIP_PAIRS: np.ndarray = np.array(
-    [JOINT_INDEX[n.replace("left_", "right_") if n.startswith("left_") else n.replace("right_", "left_")]
-     for n in JOINTS],
+    [
+        JOINT_INDEX[n.replace("left_", "right_") if n.startswith("left_") else n.replace("right_", "left_")]
+        for n in JOINTS
+    ],
     dtype=np.int64,
 )
 
