@@ -171,3 +171,28 @@ def test_failed_prepare_keeps_the_previous_dataset(tmp_path):
     csv.write_text("video,frame,joint,x,y\nv,1,nose,1,nan\n")
     assert_one_line_error(run("prepare", "--custom", csv, "--out", tmp_path / "p"), "t.csv")
     assert (tmp_path / "p" / "manifest.json").read_text() == before
+
+
+def test_realistic_noise_from_the_cli(workdir):
+    proc = run(
+        "evaluate",
+        "identity",
+        "--shift",
+        1,
+        "--experiment",
+        2,
+        "--noise",
+        "realistic",
+        "--limit",
+        40,
+        "--data",
+        workdir / "data",
+        "--runs",
+        workdir / "runs",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "swapped joints repaired" in proc.stdout
+    assert (workdir / "runs" / "baselines" / "identity" / "1.2-realistic" / "eval-test.json").exists()
+    assert_one_line_error(
+        run("train", "--model", "conv3d", "--noise-option", "oops", "--data", workdir / "data"), "KEY=VALUE"
+    )

@@ -206,6 +206,24 @@ class ModelName(str, Enum):
     convlstm_c = "convlstm-c"
 
 
+class NoiseProfile(str, Enum):
+    chapter = "chapter"
+    realistic = "realistic"
+
+
+def _noise_options(pairs: list[str] | None) -> dict:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise PoseDenoiseError(f"--noise-option expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = float(value)
+        except ValueError:
+            raise PoseDenoiseError(f"--noise-option {key}: {value!r} is not a number") from None
+    return options
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -231,6 +249,12 @@ def train(
     fixed_noise: Annotated[
         bool, typer.Option(help="One noise draw per training window, as the chapter.")
     ] = False,
+    noise: Annotated[NoiseProfile, typer.Option(help="Detector noise: the chapter's, or realistic.")] = (
+        NoiseProfile.chapter
+    ),
+    noise_option: Annotated[
+        list[str] | None, typer.Option(help="Realistic-noise rate override KEY=VALUE (repeatable).")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an unfinished run from its last.pt.")] = False,
     init_from: Annotated[Path | None, typer.Option(help="Checkpoint to fine-tune from.")] = None,
     data: DataOpt = Path("data/prepared"),
@@ -251,6 +275,8 @@ def train(
         lr=lr,
         fixed_noise=fixed_noise,
         init_from=str(init_from) if init_from else None,
+        noise=noise.value,
+        noise_options=_noise_options(noise_option),
     )
     with ProgressView() as view:
         if all_runs:
@@ -305,6 +331,12 @@ def evaluate(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
     force: Annotated[bool, typer.Option(help="Re-evaluate even when a fresh cached result exists.")] = False,
+    noise: Annotated[
+        NoiseProfile, typer.Option(help="Baselines: detector-noise profile.")
+    ] = NoiseProfile.chapter,
+    noise_option: Annotated[
+        list[str] | None, typer.Option(help="Baselines: realistic rate KEY=VALUE.")
+    ] = None,
     data: DataOpt = Path("data/prepared"),
     runs: RunsOpt = Path("runs"),
 ) -> None:
@@ -318,7 +350,17 @@ def evaluate(
             if shift is None or experiment is None:
                 raise PoseDenoiseError(f"evaluate {target} needs --shift and --experiment")
             result = cached_baseline(
-                target, shift, experiment, runs, data, split, limit=limit, progress=view.fraction, force=force
+                target,
+                shift,
+                experiment,
+                runs,
+                data,
+                split,
+                limit=limit,
+                progress=view.fraction,
+                force=force,
+                noise=noise.value,
+                noise_options=_noise_options(noise_option) or None,
             )
         else:
             result = cached_evaluation(
@@ -339,6 +381,12 @@ def evaluate(
         f"({result['windows']:,} windows, {result['joints_counted']:,} joints): "
         + ", ".join(f"PCK@{a} {100 * v:.1f}%" for a, v in pck.items() if v is not None)
     )
+    if result.get("noise") == "realistic":
+        out.print(
+            f"realistic noise: {100 * result['swap_repair']:.1f}% of swapped joints repaired, "
+            f"error on swapped joints {result['swap_error_px']:.2f} px, "
+            f"on missed joints {result['gap_error_px']:.2f} px"
+        )
 
 
 @app.command()
