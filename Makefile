@@ -7,7 +7,7 @@ CODE := $(wildcard src tests benchmarks examples)
 # the quick study: small synthetic data, every one of the 24 runs trained briefly, Tables 1-4
 STUDY_DIR ?= study
 STUDY_VIDEOS ?= 240
-STUDY_LIMIT ?= 32
+STUDY_LIMIT ?= 16
 STUDY_EPOCHS ?= 2
 STUDY_PRECISION ?= bf16
 
