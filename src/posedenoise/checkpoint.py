@@ -6,7 +6,6 @@ A checkpoint is a plain dict of tensors, numbers and strings, so it loads with
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +72,3 @@ def load_model(
             path, f"weights do not fit model {meta['model']!r} ({str(exc).splitlines()[0]})"
         ) from None
     return model.to(device).eval(), meta
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """sha256 of a file's bytes (first 16 hex digits): identifies a checkpoint for evaluation caches."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
