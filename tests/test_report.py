@@ -269,14 +269,18 @@ def test_collect_evaluates_what_is_not_cached(tmp_path, monkeypatch):
     progress = []
     first = collect_results(runs, data, progress=lambda what, done, total: progress.append(what))
     assert len(calls) == 1 and "conv3d 1.1" in progress and "identity 2.3" in progress
+    baselines = ("identity", "oneeuro", "savgol", "gaussian")  # the smoothers are evaluated by default
     assert {key for key in first.results} == {("conv3d", "1.1")} | {
-        ("identity", f"{k}.{y}") for k in (1, 2) for y in (1, 2, 3)
+        (b, f"{k}.{y}") for b in baselines for k in (1, 2) for y in (1, 2, 3)
     }
+    assert first.smoothers == ["oneeuro", "savgol", "gaussian"]
     assert len(first.missing) == 23
     second = collect_results(runs, data)
     assert len(calls) == 1 and second.results == first.results
     text = render_tables(second, "text")
-    assert "Table 4:" in text and "missing runs:" in text
+    assert "Table 4:" in text and "missing runs:" in text and "Gaussian filter" in text
+    without = collect_results(tmp_path / "other-runs", data, smoothers=False)
+    assert without.smoothers == [] and ("savgol", "1.1") not in without.results
 
     # a checkpoint of another experiment in a run folder is refused, naming the file
     save_model(runs / "deciwatch" / "1.2" / "best.pt", "conv3d", 1, 1, kernel_size=3)

@@ -401,6 +401,9 @@ def report(
     split: Annotated[str, typer.Option(help="Split the tables are computed on.")] = "test",
     limit: Annotated[int | None, typer.Option(help="Cap the windows evaluated per run.")] = None,
     no_evaluate: Annotated[bool, typer.Option(help="Use cached evaluations only; never evaluate.")] = False,
+    smoothers: Annotated[
+        bool, typer.Option("--smoothers/--no-smoothers", help="Add the classic smoothers as extra rows.")
+    ] = True,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
     data: DataOpt = Path("data/prepared"),
@@ -424,6 +427,7 @@ def report(
             batch_size=batch_size,
             limit=limit,
             progress=lambda what, done, total: view.update(f"evaluate {what}", done, total),
+            smoothers=smoothers,
         )
     text = render_tables(results, fmt)
     if output is not None:

@@ -99,8 +99,12 @@ def collect_results(
     batch_size: int = 64,
     limit: int | None = None,
     progress: Progress | None = None,
+    smoothers: bool = True,
 ) -> ReportData:
     """Evaluate (or read the valid cache of) every existing run and the identity function per experiment.
+
+    With `smoothers`, the classic smoothers (default parameters, or those of an existing cached evaluation)
+    are evaluated on the same test windows and shown as extra rows; without, only cached ones are shown.
 
     With `evaluate_missing=False` nothing is evaluated: a run or baseline without a valid cached
     evaluation shows as a dash (listed in `not_evaluated`). progress: `(what, done, total)` during each
@@ -149,13 +153,13 @@ def collect_results(
 
         for smoother in SMOOTHERS:
             saved = read_evaluation(baseline_cache_path(runs_dir, smoother, exp.shift, exp.experiment, split))
-            if saved is None:
+            if saved is None and not smoothers:
                 continue
-            # re-evaluated with the parameters it was saved with when the data changed
+            # a cached smoother is re-evaluated with the parameters it was saved with when the data changed
             result = cached_baseline(
                 smoother, exp.shift, exp.experiment, runs_dir, ds, split, limit=limit,
-                params=saved.get("params"), progress=reporter(f"{smoother} {name}"), inputs=inputs,
-                evaluate_if_stale=evaluate_missing,
+                params=saved.get("params") if saved else None, progress=reporter(f"{smoother} {name}"),
+                inputs=inputs, evaluate_if_stale=evaluate_missing,
             )  # fmt: skip
             if result is not None:
                 data.results[(smoother, name)] = result
