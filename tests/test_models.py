@@ -247,3 +247,95 @@ def test_predict_coords_and_heatmaps_from_either_kind_of_model():
     # every joint is drawn, at the model's coordinates rounded into the grid
     assert torch.equal(argmax(heatmaps), coords.round().clamp(0, S - 1))
     assert (heatmaps.flatten(-2).amax(-1) > 0).all()
+
+
+def _reference_bi_convlstm(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The chapter's bi-ConvLSTM written out plainly in float64 (one frame and one gate at a time,
+    contiguous layout, no fused or in-place operations) with `model`'s weights: what the fast paths
+    (fused gate convolutions, channels-last heads, in-place ReLU, unbind) must reproduce."""
+    import torch.nn.functional as F
+
+    def run_lstm(lstm, frames):  # frames: list of (B, K, H, W)
+        cell = lstm.cell
+        n = cell.hidden
+        w_x, b_x = cell.input_conv.weight.double(), cell.input_conv.bias.double()
+        w_h = cell.hidden_conv.weight.double()
+        w_ci, w_cf, w_co = cell.peephole.double()
+        pad = w_x.shape[-1] // 2
+        h = torch.zeros(frames[0].shape[0], n, *frames[0].shape[2:], dtype=torch.float64)
+        c = torch.zeros_like(h)
+        out = [None] * len(frames)
+        order = reversed(range(len(frames))) if lstm.reverse else range(len(frames))
+        for t in order:
+            gate = [
+                F.conv2d(frames[t], w_x[j * n : (j + 1) * n], b_x[j * n : (j + 1) * n], padding=pad)
+                + F.conv2d(h, w_h[j * n : (j + 1) * n], padding=pad)
+                for j in range(4)
+            ]
+            i = torch.sigmoid(gate[0] + w_ci * c)
+            f = torch.sigmoid(gate[1] + w_cf * c)
+            c = f * c + i * torch.tanh(gate[2])
+            o = torch.sigmoid(gate[3] + w_co * c)
+            h = o * torch.tanh(c)
+            out[t] = h
+        return out
+
+    def run_convs(seq, frame):  # an nn.Sequential of Conv2d / ReLU
+        for layer in seq:
+            if isinstance(layer, nn.Conv2d):
+                frame = F.conv2d(frame, layer.weight.double(), layer.bias.double(), padding=layer.padding)
+            else:
+                frame = torch.relu(frame)
+        return frame
+
+    frames = [x[:, t].double() for t in range(x.shape[1])]
+    h_fwd, h_bwd = run_lstm(model.forward_lstm, frames), run_lstm(model.backward_lstm, frames)
+    if hasattr(model, "fuse"):  # Model C
+        out = [
+            run_convs(
+                model.fuse,
+                torch.cat([run_convs(model.forward_branch, f), run_convs(model.backward_branch, b)], 1),
+            )
+            for f, b in zip(h_fwd, h_bwd, strict=True)
+        ]
+    else:  # Model S
+        out = [
+            run_convs(model.forward_head, f) + run_convs(model.backward_head, b)
+            for f, b in zip(h_fwd, h_bwd, strict=True)
+        ]
+    return torch.stack(out, dim=1)  # (B, T, K, H, W)
+
+
+@pytest.mark.parametrize("name", ["convlstm-s", "convlstm-c"])
+def test_convlstm_fast_paths_equal_a_plain_reference(name):
+    torch.manual_seed(0)
+    model = create_model(name, size=16, head_channels=16).train()
+    x = noisy_heatmaps(seed=8, batch=2, size=16)
+    target = noisy_heatmaps(seed=9, batch=2, size=16)
+    y = model(x)
+    assert y.is_contiguous()
+    reference = _reference_bi_convlstm(model, x)
+    torch.testing.assert_close(y.double(), reference, rtol=1e-4, atol=1e-4 * reference.abs().max().item())
+    # gradients of every weight: the fast backward (one stack for the gates, in-place ReLU) is the same
+    ((y - target) ** 2).mean().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    ((reference - target.double()) ** 2).mean().backward()
+    for n, p in model.named_parameters():
+        # float32 against float64: a ReLU whose input is within rounding of 0 may gate differently
+        error = (grads[n].double() - p.grad.double()).norm() / p.grad.double().norm().clamp(min=1e-12)
+        assert error < 1e-3, n
+
+
+@pytest.mark.parametrize("name", ["convlstm-s", "convlstm-c"])
+def test_convlstm_inference_in_chunks_equals_one_pass(name):
+    from posedenoise.models.convlstm import INFERENCE_CHUNK
+
+    torch.manual_seed(0)
+    model = create_model(name, size=16, head_channels=8).eval()
+    x = noisy_heatmaps(seed=10, batch=2 * INFERENCE_CHUNK + 3, size=16)
+    with torch.no_grad():
+        chunked = model(x)  # autograd off: run INFERENCE_CHUNK windows at a time
+    whole = model(x).detach()  # autograd on: one pass over the whole batch
+    assert chunked.shape == whole.shape
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5 * whole.abs().max().item())

@@ -24,7 +24,7 @@ convolution, leaving only the hidden-state convolution inside the recurrence.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -103,23 +103,50 @@ class ConvLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C, H, W = x.shape
-        x_gates = self.cell.input_conv(x.flatten(0, 1)).unflatten(0, (B, T))  # (B, T, 4*hidden, H, W)
+        # unbind, not x_gates[:, t]: the backward of T separate selections would build T zero-filled
+        # gradients of the whole (B, T, 4*hidden, H, W) tensor; unbind's backward is one stack
+        gates = self.cell.input_conv(x.flatten(0, 1)).unflatten(0, (B, T))  # (B, T, 4*hidden, H, W)
+        x_gates = gates.unbind(1)  # T x (B, 4*hidden, H, W)
         h = None  # zero initial state; the first step skips the hidden convolution
         c = x.new_zeros(B, self.cell.hidden, H, W)  # cell state kept in the input's precision
         hs: list[torch.Tensor] = [x] * T  # placeholders, all overwritten
         for t in reversed(range(T)) if self.reverse else range(T):
-            h, c = self.cell(x_gates[:, t], h, c)
+            h, c = self.cell(x_gates[t], h, c)
             hs[t] = h
         return torch.stack(hs, dim=1)  # (B, T, hidden, H, W) in the input's frame order
 
 
 def conv_relu(in_channels: int, out_channels: int, kernel_size: int) -> list[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2), nn.ReLU()]
+    # ReLU in place: a convolution's backward needs its input, not its output, so the activation can
+    # overwrite it (one activation-sized buffer less per layer: 128 MB at batch 16 in fp32)
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+    return [conv, nn.ReLU(inplace=True)]
 
 
 def fold_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Apply a per-frame 2D module to all frames at once: (B, T, C, H, W) -> (B, T, C', H, W)."""
-    return module(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+    frames = x.flatten(0, 1)  # (B*T, C, H, W)
+    if frames.device.type == "cpu":
+        # oneDNN's 3x3 128 -> 128 convolutions, most of these models' arithmetic, run 20-35% faster
+        # (forward and backward) with channels innermost; the layout then carries through the whole
+        # head. On GPU cuDNN picks its own layout.
+        frames = frames.contiguous(memory_format=torch.channels_last)
+    return module(frames).unflatten(0, x.shape[:2])
+
+
+INFERENCE_CHUNK = 16  # windows per pass when no gradient is kept (evaluation, denoising): the training batch
+
+
+def chunked_inference(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """forward(x), run on INFERENCE_CHUNK windows at a time when autograd is off.
+
+    Without autograd nothing is kept for a backward pass, so a batch run in chunks holds only one chunk's
+    activations: an evaluation batch of 64 windows would otherwise hold 0.5 GB per 128-channel layer in
+    fp32. Each window's result is the same either way (the windows never mix).
+    """
+    if torch.is_grad_enabled() or len(x) <= INFERENCE_CHUNK:
+        return forward(x)
+    return torch.cat([forward(chunk) for chunk in x.split(INFERENCE_CHUNK)])
 
 
 class BiConvLSTMSum(nn.Module):
@@ -146,10 +173,14 @@ class BiConvLSTMSum(nn.Module):
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return chunked_inference(self._forward, x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, T, K, H, W)
         h_fwd = self.forward_lstm(x)  # (B, T, hidden, H, W)
         h_bwd = self.backward_lstm(x)  # (B, T, hidden, H, W)
-        return fold_time(self.forward_head, h_fwd) + fold_time(self.backward_head, h_bwd)  # (B, T, K, H, W)
+        y = fold_time(self.forward_head, h_fwd) + fold_time(self.backward_head, h_bwd)  # (B, T, K, H, W)
+        return y.contiguous()  # the plain layout whatever the heads used
 
 
 class BiConvLSTMConcat(nn.Module):
@@ -174,7 +205,11 @@ class BiConvLSTMConcat(nn.Module):
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return chunked_inference(self._forward, x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, T, K, H, W)
         f = fold_time(self.forward_branch, self.forward_lstm(x))  # (B, T, D, H, W)
         b = fold_time(self.backward_branch, self.backward_lstm(x))  # (B, T, D, H, W)
-        return fold_time(self.fuse, torch.cat([f, b], dim=2))  # (B, T, 2D, H, W) -> (B, T, K, H, W)
+        y = fold_time(self.fuse, torch.cat([f, b], dim=2))  # (B, T, 2D, H, W) -> (B, T, K, H, W)
+        return y.contiguous()  # the plain layout whatever the convolutions used
