@@ -327,12 +327,13 @@ def test_convlstm_fast_paths_equal_a_plain_reference(name):
         assert error < 1e-3, n
 
 
-@pytest.mark.parametrize("name", ["convlstm-s", "convlstm-c"])
-def test_convlstm_inference_in_chunks_equals_one_pass(name):
-    from posedenoise.models.convlstm import INFERENCE_CHUNK
+@pytest.mark.parametrize("name", ["conv3d", "convlstm-s", "convlstm-c"])
+def test_inference_in_chunks_equals_one_pass(name):
+    from posedenoise.models.inference import INFERENCE_CHUNK
 
     torch.manual_seed(0)
-    model = create_model(name, size=16, head_channels=8).eval()
+    options = {} if name == "conv3d" else {"size": 16, "head_channels": 8}
+    model = create_model(name, **options).eval()
     x = noisy_heatmaps(seed=10, batch=2 * INFERENCE_CHUNK + 3, size=16)
     with torch.no_grad():
         chunked = model(x)  # autograd off: run INFERENCE_CHUNK windows at a time

@@ -24,7 +24,7 @@ convolution, leaving only the hidden-state convolution inside the recurrence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +32,7 @@ from torch import nn
 
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.models.glorot import glorot_bound, init_weights
+from posedenoise.models.inference import chunked_inference
 
 
 @dataclass
@@ -132,21 +133,6 @@ def fold_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         # head. On GPU cuDNN picks its own layout.
         frames = frames.contiguous(memory_format=torch.channels_last)
     return module(frames).unflatten(0, x.shape[:2])
-
-
-INFERENCE_CHUNK = 16  # windows per pass when no gradient is kept (evaluation, denoising): the training batch
-
-
-def chunked_inference(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """forward(x), run on INFERENCE_CHUNK windows at a time when autograd is off.
-
-    Without autograd nothing is kept for a backward pass, so a batch run in chunks holds only one chunk's
-    activations: an evaluation batch of 64 windows would otherwise hold 0.5 GB per 128-channel layer in
-    fp32. Each window's result is the same either way (the windows never mix).
-    """
-    if torch.is_grad_enabled() or len(x) <= INFERENCE_CHUNK:
-        return forward(x)
-    return torch.cat([forward(chunk) for chunk in x.split(INFERENCE_CHUNK)])
 
 
 class BiConvLSTMSum(nn.Module):
