@@ -58,6 +58,7 @@ def main() -> None:
     tuned = False
     if not args.no_tune and hasattr(train_module, "tune_cpu_allocator"):
         tuned = train_module.tune_cpu_allocator()
+    torch.set_flush_denormal(True)  # as fit() on the CPU
 
     t0 = time.perf_counter()
     base = rss_mb()

@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> dict:
         "load_average_start": os.getloadavg(),
         # what fit() does before training on the CPU, so that the steps below are fit()'s steps
         "allocator_tuned": tune_cpu_allocator(),
+        "flush_denormal": torch.set_flush_denormal(True),
     }
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="posedenoise-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
