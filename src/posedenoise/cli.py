@@ -542,6 +542,9 @@ def main() -> None:
     # subnormal floats are computed in microcode on x86 CPUs: an untrained DeciWatch hits them and its
     # first epoch ran 60x slower; flushing them to zero changes no result that PCK can see
     torch.set_flush_denormal(True)
+    from posedenoise.train import tune_cpu_allocator
+
+    tune_cpu_allocator()  # reuse freed activation buffers instead of page-faulting them in again
     try:
         app()
     except PoseDenoiseError as exc:
