@@ -85,25 +85,16 @@ def eval_inputs(
     seed = ds.seed if seed is None else seed
     profile = noise_profile(noise, noise_options)
     w = window_arrays(ds, experiment.step, split, limit)
+    gt = torch.from_numpy(w.gt_coords)
+    extra = {}  # the realistic profile's masks
     if profile is not None:
         draws = eval_realistic_noise(seed, experiment.step, split, len(w.starts))
-        gt, present = torch.from_numpy(w.gt_coords), torch.from_numpy(w.present)
-        out = apply_realistic_noise(gt, present, draws, experiment, profile)
-        return EvalInputs(
-            experiment=experiment,
-            starts=w.starts,
-            gt_coords=w.gt_coords,
-            present=w.present,
-            torso=w.torso,
-            noisy_coords=out.noisy.numpy(),
-            sigma_in=out.sigma_in.numpy(),
-            noise="realistic",
-            noise_options=dict(noise_options or {}),
-            input_present=out.input_present.numpy(),
-            swapped=out.swapped.numpy(),
-        )
-    draws = eval_noise(seed, experiment.step, split, len(w.starts))
-    noisy, sigma_in = apply_noise(torch.from_numpy(w.gt_coords), draws, experiment)
+        out = apply_realistic_noise(gt, torch.from_numpy(w.present), draws, experiment, profile)
+        noisy, sigma_in = out.noisy, out.sigma_in
+        extra = dict(noise="realistic", noise_options=dict(noise_options or {}),
+                     input_present=out.input_present.numpy(), swapped=out.swapped.numpy())  # fmt: skip
+    else:
+        noisy, sigma_in = apply_noise(gt, eval_noise(seed, experiment.step, split, len(w.starts)), experiment)
     return EvalInputs(
         experiment=experiment,
         starts=w.starts,
@@ -112,6 +103,7 @@ def eval_inputs(
         torso=w.torso,
         noisy_coords=noisy.numpy(),
         sigma_in=sigma_in.numpy(),
+        **extra,
     )
 
 
