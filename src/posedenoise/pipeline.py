@@ -149,14 +149,20 @@ class HeatmapRenderer:
 
 
 def iterate_batches(
-    inputs: EvalInputs, batch_size: int, device: torch.device | str = "cpu", reuse_buffers: bool = True
+    inputs: EvalInputs,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    reuse_buffers: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> Iterator[Batch]:
     """Evaluation batches in window order. With reuse_buffers the yielded maps are overwritten by the next
-    batch: consume them before advancing."""
+    batch: consume them before advancing. Under DDP each rank gets every world_size-th batch, and only
+    renders those."""
     device = torch.device(device)
     renderer = HeatmapRenderer(device)
     gt_all = torch.from_numpy(inputs.gt_coords)
-    for i in range(0, len(inputs), batch_size):
+    for i in range(rank * batch_size, len(inputs), world_size * batch_size):
         sl = slice(i, i + batch_size)
         gt = gt_all[sl].to(device)
         present = torch.from_numpy(inputs.present[sl]).to(device)

@@ -169,9 +169,7 @@ def evaluate(
     """Validation loss and PCK@alpha over `inputs` (sharded across ranks, reduced)."""
     model.eval()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * windows, hits, counted
-    for j, batch in enumerate(iterate_batches(inputs, batch_size, device)):
-        if j % world_size != rank:
-            continue
+    for batch in iterate_batches(inputs, batch_size, device, rank=rank, world_size=world_size):
         with _autocast(device, precision):
             output = model(batch.x)
         loss = masked_loss(model, output, batch)
