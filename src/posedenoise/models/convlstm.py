@@ -135,6 +135,14 @@ def fold_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return module(frames).unflatten(0, x.shape[:2])
 
 
+def bidirectional_convlstm(config: BiConvLSTMConfig) -> tuple[ConvLSTM, ConvLSTM]:
+    """The forward and the backward ConvLSTM both models start with."""
+    lstm = dict(
+        in_channels=config.joints, hidden=config.hidden, kernel_size=config.kernel_size, size=config.size
+    )
+    return ConvLSTM(**lstm, reverse=False), ConvLSTM(**lstm, reverse=True)
+
+
 class BiConvLSTMSum(nn.Module):
     """bi-ConvLSTM Model S: each direction has its own five-convolution head; the heads are summed."""
 
@@ -144,9 +152,7 @@ class BiConvLSTMSum(nn.Module):
         super().__init__()
         self.config = config
         K, D, n = config.joints, config.head_channels, config.hidden
-        lstm = dict(in_channels=K, hidden=n, kernel_size=config.kernel_size, size=config.size)
-        self.forward_lstm = ConvLSTM(**lstm, reverse=False)
-        self.backward_lstm = ConvLSTM(**lstm, reverse=True)
+        self.forward_lstm, self.backward_lstm = bidirectional_convlstm(config)
 
         def head() -> nn.Sequential:
             return nn.Sequential(
@@ -178,9 +184,7 @@ class BiConvLSTMConcat(nn.Module):
         super().__init__()
         self.config = config
         K, D, n = config.joints, config.head_channels, config.hidden
-        lstm = dict(in_channels=K, hidden=n, kernel_size=config.kernel_size, size=config.size)
-        self.forward_lstm = ConvLSTM(**lstm, reverse=False)
-        self.backward_lstm = ConvLSTM(**lstm, reverse=True)
+        self.forward_lstm, self.backward_lstm = bidirectional_convlstm(config)
 
         def branch() -> nn.Sequential:
             return nn.Sequential(*conv_relu(n, D, 3), *conv_relu(D, D, 3), *conv_relu(D, D, 3))
