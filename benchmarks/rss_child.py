@@ -3,8 +3,9 @@
     python benchmarks/rss_child.py --data DIR --model convlstm-s [--steps 2] [--precision fp32]
 
 Holds what `train.fit` holds for a run (the dataset, the whole training split on the device, the whole
-validation split with its noise, the model and Adam), trains `--steps` batches and evaluates one
-validation batch of 64 (the evaluation batch size), then prints one JSON line with its peak resident memory.
+validation split with its noise, the model and Adam), trains `--steps` batches as `train.fit` does (in
+micro-batches where `train.micro_batch_for` says so) and evaluates one validation batch of the evaluation
+batch size, then prints one JSON line with its peak resident memory.
 Run by benchmarks/run.py; a subprocess so that earlier work does not count towards the peak.
 """
 
@@ -22,9 +23,9 @@ from posedenoise.dataset import PreparedDataset
 from posedenoise.models import create_model
 from posedenoise.noise import Experiment
 from posedenoise.pipeline import TrainWindows, eval_inputs
-from posedenoise.train import _autocast, evaluate, masked_loss
+from posedenoise.train import TrainConfig, evaluate, micro_batch_for, train_step
 
-EVAL_BATCH = 64  # TrainConfig.eval_batch_size; one such batch is evaluated
+EVAL_BATCH = TrainConfig.eval_batch_size  # one such batch is evaluated
 
 
 def rss_mb() -> float:
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-tune", action="store_true", help="without train.tune_cpu_allocator")
     parser.add_argument("--eval-batch", type=int, default=EVAL_BATCH)
+    parser.add_argument("--micro-batch", type=int, default=0, help="0: auto, as train.fit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # the process-wide setting fit() makes for CPU training (unless asked to measure without it)
@@ -72,17 +74,15 @@ def main() -> None:
     model = create_model(args.model).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     device = torch.device("cpu")
+    micro_batch = micro_batch_for(model, windows.batch_size, device, args.micro_batch)
     for i, batch in enumerate(windows.epoch(1)):
         if i == args.steps:
             break
-        with _autocast(device, args.precision):
-            output = model(batch.x)
-        loss = masked_loss(model, output, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, args.precision, micro_batch)
     after_train = rss_mb()
-    evaluate(model, eval_inputs(ds, exp, "val", limit=EVAL_BATCH), device, args.eval_batch, args.precision)
+    evaluate(
+        model, eval_inputs(ds, exp, "val", limit=args.eval_batch), device, args.eval_batch, args.precision
+    )
     print(
         json.dumps(
             {
@@ -92,6 +92,7 @@ def main() -> None:
                 "train_windows": windows.n,
                 "val_windows": len(val),
                 "steps": args.steps,
+                "micro_batch": micro_batch,
                 "eval_batch": args.eval_batch,
                 "allocator_tuned": tuned,
                 "peak_rss_mb": rss_mb(),

@@ -8,9 +8,9 @@ What it measures, each side by side with its reference in the same process:
 - preparation: the full-scale synthetic source (`prepare.plan_sources(full_scale=True)`, about 1.7 M
   frames) through `prepare.prepare_dataset`; frames per second and bytes on disk per frame;
 - training: full steps as `train.train_one_epoch` runs them (noise + rendering from `TrainWindows`,
-  forward, masked loss, backward, Adam) per model in fp32 and bf16 autocast: windows per second, the
-  step's FLOPs (`torch.utils.flop_counter`) per second over a dense matmul's in the same run, and the
-  share of the step spent making the batch (noise + rendering);
+  then `train.train_step`: forward, masked loss and backward per micro-batch, Adam) per model in fp32
+  and bf16 autocast: windows per second, the step's FLOPs (`torch.utils.flop_counter`) per second over a
+  dense matmul's in the same run, and the share of the step spent making the batch (noise + rendering);
 - denoising: `denoise.denoise_track` over a synthetic track (every window at stride 1), frames per second;
 - peak memory: a few training steps and an evaluation batch in a fresh subprocess holding the whole
   training and validation splits, as `train.fit` does (`benchmarks/rss_child.py`), at full scale and on
@@ -50,7 +50,7 @@ from posedenoise.noise import SIGMA_OUT, Experiment, apply_noise, train_noise
 from posedenoise.pipeline import HeatmapRenderer, TrainWindows
 from posedenoise.prepare import plan_sources, prepare_dataset
 from posedenoise.sources.synthetic import generate_synthetic
-from posedenoise.train import _autocast, masked_loss, tune_cpu_allocator
+from posedenoise.train import _autocast, micro_batch_for, train_step, tune_cpu_allocator
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("conv3d", "deciwatch", "convlstm-s", "convlstm-c")
@@ -200,13 +200,15 @@ def bench_prepare(out: Path, total_frames: int | None) -> dict:
 
 class TrainSteps:
     """Training steps of one model and precision exactly as train_one_epoch runs them (batch from
-    TrainWindows, forward under autocast, masked loss, backward, Adam), the batch making timed apart."""
+    TrainWindows, then train.train_step: forward under autocast, masked loss and backward per micro-batch,
+    Adam), the batch making timed apart."""
 
     def __init__(self, ds: PreparedDataset, name: str, precision: str, count_flops: bool):
         torch.manual_seed(0)
         self.model = create_model(name).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.precision = precision
+        self.micro_batch = micro_batch_for(self.model, BATCH, torch.device("cpu"))  # as train.fit on CPU
         windows = TrainWindows(ds, Experiment(1, 1), seed=0, batch_size=BATCH, limit=64 * BATCH)
         self.batches = itertools.chain.from_iterable(windows.epoch(e) for e in itertools.count(1))
         self.times: list[tuple[float, float, float]] = []  # (pipeline s, step s, 1-min load)
@@ -223,12 +225,7 @@ class TrainSteps:
         t0 = time.perf_counter()
         batch = next(self.batches)  # noise + rendering
         t1 = time.perf_counter()
-        with _autocast(torch.device("cpu"), self.precision):
-            output = self.model(batch.x)
-        loss = masked_loss(self.model, output, batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        train_step(self.model, self.optimizer, batch, self.precision, self.micro_batch)
         return t1 - t0, time.perf_counter() - t0
 
     def run(self, steps: int) -> None:
@@ -239,6 +236,7 @@ class TrainSteps:
         pipeline, total, load = min(self.times, key=lambda t: t[1])
         result = {
             "steps": len(self.times),
+            "micro_batch": self.micro_batch,
             "step_s": total,
             "step_median_s": statistics.median(t[1] for t in self.times),
             "pipeline_s": pipeline,
@@ -309,11 +307,15 @@ def bench_denoise(rounds: int, quick: bool) -> dict:
 # ----------------------------------------------------------------------------- peak memory
 
 
-def bench_rss(data: Path, name: str, precision: str, steps: int, threads: int, tune: bool = True) -> dict:
-    """Peak resident memory of training on `data`, in a fresh process (benchmarks/rss_child.py)."""
+def bench_rss(
+    data: Path, name: str, precision: str, steps: int, threads: int, tune: bool = True, micro_batch: int = 0
+) -> dict:
+    """Peak resident memory of training on `data`, in a fresh process (benchmarks/rss_child.py);
+    micro_batch 0: as train.fit chooses."""
     cmd = [
         sys.executable, str(HERE / "rss_child.py"), "--data", str(data), "--model", name,
         "--precision", precision, "--steps", str(steps), "--threads", str(threads),
+        "--micro-batch", str(micro_batch),
     ] + ([] if tune else ["--no-tune"])  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -427,6 +429,11 @@ def main(argv: list[str] | None = None) -> dict:
             log("peak memory: convlstm-s without the allocator setting (full)")
             rss["full_allocator_untuned"] = {
                 "convlstm-s": bench_rss(full, "convlstm-s", "fp32", 2, args.threads, tune=False)
+            }
+            log("peak memory: the bi-ConvLSTMs without micro-batches (full)")
+            rss["full_whole_batch"] = {
+                n: bench_rss(full, n, "fp32", 2, args.threads, micro_batch=BATCH)
+                for n in ("convlstm-s", "convlstm-c")
             }
             log("peak memory: the bi-ConvLSTMs in bf16 (full)")
             rss["full_bf16"] = {

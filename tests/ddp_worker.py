@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -50,6 +51,9 @@ def main(data_dir: str, runs_dir: str, out_dir: str) -> None:
         model="conv3d", model_options={"kernel_size": 3}, batch_size=8, limit=32, max_epochs=2
     )
     fit(conv3d, data_dir, runs_dir, device="cpu")
+    # the same run in micro-batches of 3 (3 + 3 + 2): gradients all-reduced once per batch (no_sync)
+    current["run"] = "conv3d-micro"
+    fit(replace(conv3d, micro_batch_size=3), data_dir, Path(runs_dir) / "micro", device="cpu")
 
     # resume under DDP: 28 windows in batches of 8 give ranks batches of 8, 8 and 8, 4 windows, so their
     # dropout draws (global RNG) differ; a resumed run must restore each rank's own RNG state

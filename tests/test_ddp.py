@@ -75,7 +75,7 @@ def test_the_epoch_is_split_between_the_ranks(ddp_run, prepared_dir):
 def test_the_ranks_stay_in_sync(ddp_run):
     runs, ranks = ddp_run
     last = read_checkpoint(runs / "conv3d" / "1.1" / "last.pt")["state_dict"]
-    for run in ("conv3d", "deciwatch-b"):
+    for run in ("conv3d", "conv3d-micro", "deciwatch-b"):
         a, b = (r["weights"][run] for r in ranks)
         assert all(torch.equal(a[k], b[k]) for k in a), run
     assert all(torch.equal(ranks[0]["weights"]["conv3d"][k], last[k]) for k in last)
@@ -91,3 +91,11 @@ def test_a_killed_ddp_run_resumes_exactly(ddp_run):
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in a["history"]]
     assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in b["history"]]
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_micro_batches_under_ddp_train_as_whole_batches(ddp_run):
+    runs, ranks = ddp_run
+    assert json.loads((runs / "micro" / "conv3d" / "1.1" / "config.json").read_text())["micro_batch"] == 3
+    whole, micro = ranks[0]["weights"]["conv3d"], ranks[0]["weights"]["conv3d-micro"]
+    for k in whole:
+        torch.testing.assert_close(micro[k], whole[k], rtol=1e-4, atol=1e-5)

@@ -118,6 +118,84 @@ def test_missing_joints_get_no_gradient_on_real_batches(prepared_dir, name):
     assert output.grad[batch.present].abs().sum() > 0
 
 
+# ----------------------------------------------------------------------------- micro-batches
+
+
+def test_a_batch_splits_into_views_of_its_windows():
+    batch, _ = random_batch("heatmaps")
+    batch = replace(batch, x=batch.target + 1, input_present=batch.present)  # 2 windows
+    whole = torch.cat([batch.x] * 3)
+    batch = Batch(
+        **{
+            name: (torch.cat([v] * 3) if isinstance(v, torch.Tensor) and len(v) == 2 else v)
+            for name, v in vars(batch).items()
+        }
+    )  # 6 windows, torso an empty placeholder, swapped None
+    parts = batch.split(4)
+    assert [len(p.x) for p in parts] == [4, 2]
+    assert torch.equal(torch.cat([p.x for p in parts]), whole)
+    assert all(p.torso.numel() == 0 and p.swapped is None for p in parts)
+    assert torch.equal(parts[1].present, batch.present[4:]) and torch.equal(
+        parts[1].gt_coords, batch.gt_coords[4:]
+    )
+    assert parts[0].x.data_ptr() == batch.x.data_ptr()  # views, not copies
+    assert batch.split(6) == [batch] and batch.split(16) == [batch]
+
+
+MICRO_OPTIONS = {
+    "conv3d": {"kernel_size": 3},
+    "convlstm-s": {"head_channels": 8},
+    "convlstm-c": {"head_channels": 8},
+}
+
+
+@pytest.mark.parametrize("name", list(MICRO_OPTIONS))
+def test_micro_batches_give_the_whole_batchs_loss_and_gradient(prepared_dir, name):
+    # 5 windows in parts of 2, 2 and 1: the parts' losses are weighted by their share of the batch
+    ds = PreparedDataset.load(prepared_dir)
+    batch = next(iter(TrainWindows(ds, Experiment(1, 1), seed=0, batch_size=5, limit=5).epoch(1)))
+    assert (~batch.present).any()
+    torch.manual_seed(0)
+    model = create_model(name, **MICRO_OPTIONS[name]).train()
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # step() leaves weights and gradients alone
+    results = {}
+    for micro in (None, 2):
+        loss = train.train_step(model, frozen, batch, "fp32", micro)
+        results[micro] = loss, {n: p.grad.clone() for n, p in model.named_parameters()}
+    (whole_loss, whole), (micro_loss, parts) = results[None], results[2]
+    assert micro_loss.item() == pytest.approx(whole_loss.item(), rel=1e-5)
+    assert whole_loss.item() == pytest.approx(masked_loss(model, model(batch.x), batch).item(), rel=1e-6)
+    for n, grad in whole.items():
+        assert grad.abs().sum() > 0, n
+        torch.testing.assert_close(parts[n], grad, rtol=1e-4, atol=1e-5 * grad.abs().max().item())
+
+
+def test_micro_batch_size_rule():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    lstm, conv = create_model("convlstm-s", head_channels=8), create_model("conv3d")
+    assert train.micro_batch_for(lstm, 16, cpu) == 2  # auto: the bi-ConvLSTMs' CPU memory budget
+    assert train.micro_batch_for(lstm, 16, cuda) == 16  # a GPU has the memory for the batch
+    assert train.micro_batch_for(conv, 16, cpu) == 16
+    assert train.micro_batch_for(SimpleNamespace(module=lstm), 16, cpu) == 2  # seen through DDP's wrapper
+    assert train.micro_batch_for(conv, 16, cpu, requested=4) == 4
+    assert train.micro_batch_for(lstm, 1, cpu) == 1 and train.micro_batch_for(conv, 8, cpu, 32) == 8
+    with pytest.raises(PoseDenoiseError, match="micro-batch"):
+        train.micro_batch_for(conv, 16, cpu, requested=-1)
+
+
+def test_fit_trains_in_micro_batches_to_the_same_weights(prepared_dir, tmp_path):
+    config = small_config("conv3d", limit=24, batch_size=8, max_epochs=1)
+    whole = fit(config, prepared_dir, tmp_path / "a", device="cpu")
+    parts = fit(replace(config, micro_batch_size=3), prepared_dir, tmp_path / "b", device="cpu")
+    assert json.loads((whole.run_dir / "config.json").read_text())["micro_batch"] == 8
+    assert json.loads((parts.run_dir / "config.json").read_text())["micro_batch"] == 3
+    a = read_checkpoint(whole.run_dir / "last.pt")["state_dict"]
+    b = read_checkpoint(parts.run_dir / "last.pt")["state_dict"]
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
+    assert parts.history[0]["train_loss"] == pytest.approx(whole.history[0]["train_loss"], rel=1e-4)
+
+
 # ----------------------------------------------------------------------------- the schedule (pure functions)
 
 

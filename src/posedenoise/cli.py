@@ -245,6 +245,13 @@ def train(
     precision: Annotated[Precision, typer.Option(help="fp32, or bf16 autocast.")] = Precision.fp32,
     seed: Annotated[int, typer.Option(help="Init, order and training-noise seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Windows per batch (per process under torchrun).")] = 16,
+    micro_batch: Annotated[
+        int,
+        typer.Option(
+            help="Windows per forward/backward, gradients summed to the batch (0: auto, 2 for "
+            "the bi-ConvLSTMs on CPU)."
+        ),
+    ] = 0,
     lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-3,
     fixed_noise: Annotated[
         bool, typer.Option(help="One noise draw per training window, as the chapter.")
@@ -272,6 +279,7 @@ def train(
         precision=precision.value,
         seed=seed,
         batch_size=batch_size,
+        micro_batch_size=micro_batch,
         lr=lr,
         fixed_noise=fixed_noise,
         init_from=str(init_from) if init_from else None,

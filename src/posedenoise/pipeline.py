@@ -7,7 +7,7 @@ device and each batch is rendered there. Rendering writes into buffers reused ac
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -117,6 +117,22 @@ class Batch:
     noisy_coords: torch.Tensor  # (B, 5, 25, 2)
     input_present: torch.Tensor | None = None  # (B, 5, 25) bool, realistic noise: joints drawn in x
     swapped: torch.Tensor | None = None  # (B, 5, 25) bool, realistic noise: left/right inverted joints
+
+    def split(self, size: int) -> list[Batch]:
+        """Consecutive parts of at most `size` windows (views, no copies); [self] when it fits."""
+        n = len(self.x)
+        if size >= n:
+            return [self]
+
+        def part(t: torch.Tensor | None, sl: slice) -> torch.Tensor | None:
+            # per-window fields are cut; an empty placeholder (training batches have no torso) is kept
+            return t if t is None or len(t) != n else t[sl]
+
+        names = [f.name for f in fields(self)]
+        return [
+            Batch(**{name: part(getattr(self, name), slice(i, i + size)) for name in names})
+            for i in range(0, n, size)
+        ]
 
 
 class HeatmapRenderer:

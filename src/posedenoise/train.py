@@ -9,6 +9,7 @@ how to show it. Under `torchrun` the same code trains with DDP and rank 0 writes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import io
@@ -46,6 +47,7 @@ class TrainConfig:
     experiment: int = 1  # y: 1 random sigma_in, 2 sigma_in = 1, 3 half frame rate
     model_options: dict = field(default_factory=dict)  # create_model(**options); {} = the chapter's sizes
     batch_size: int = 16  # chapter: 16
+    micro_batch_size: int = 0  # windows per forward/backward, gradients summed to the batch; 0 = auto
     lr: float = 1e-3  # Adam learning rate
     betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
     max_epochs: int = 50  # hard stop
@@ -123,6 +125,43 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, enabled=False)
 
 
+def micro_batch_for(model: torch.nn.Module, batch_size: int, device: torch.device, requested: int = 0) -> int:
+    """Windows per forward/backward pass: `requested`, or else (0, auto) the model's `cpu_micro_batch`
+    on the CPU and the whole batch elsewhere.
+
+    The bi-ConvLSTMs keep ~160 MB of activations per window for their backward pass: 2.8 GB at batch 16
+    in fp32, against a 2 GB budget for the whole of training on the CPU. In parts of 2 windows they keep
+    0.2-0.5 GB at the same speed (their convolutions stay as efficient at 2 x 5 frames), and summing the
+    parts' gradients gives the batch's gradient (docs/performance.md). A GPU has the memory for the batch.
+    """
+    if requested < 0:
+        raise PoseDenoiseError(f"--micro-batch must be 0 (auto) or positive, got {requested}")
+    model = getattr(model, "module", model)
+    auto = getattr(model, "cpu_micro_batch", None) if device.type == "cpu" else None
+    return min(requested or auto or batch_size, batch_size)
+
+
+def train_step(model, optimizer, batch: Batch, precision: str = "fp32", micro_batch: int | None = None):
+    """One optimizer step on `batch`, run in parts of `micro_batch` windows whose gradients add up to
+    the whole batch's (each part's loss weighted by its share of the batch: the loss is a mean over
+    windows). Returns the batch loss (a detached tensor)."""
+    device = batch.x.device
+    parts = batch.split(micro_batch or len(batch.x))
+    optimizer.zero_grad(set_to_none=True)
+    total = torch.zeros((), device=device)
+    for j, part in enumerate(parts):
+        # under DDP gradients are all-reduced once, with the last part (no_sync spans forward and backward)
+        sync = j + 1 == len(parts) or not hasattr(model, "no_sync")
+        with contextlib.nullcontext() if sync else model.no_sync():
+            with _autocast(device, precision):
+                output = model(part.x)
+            loss = masked_loss(model, output, part) * (len(part.x) / len(batch.x))
+            loss.backward()
+        total += loss.detach()
+    optimizer.step()
+    return total
+
+
 def train_one_epoch(
     model,
     optimizer,
@@ -130,6 +169,7 @@ def train_one_epoch(
     epoch: int,
     precision: str = "fp32",
     callback: Callback | None = None,
+    micro_batch: int | None = None,
 ) -> float:
     """One pass over the training windows; returns the mean batch loss (averaged over ranks)."""
     model.train()
@@ -137,13 +177,8 @@ def train_one_epoch(
     total, count = torch.zeros((), device=device), 0
     n_batches = len(windows)
     for i, batch in enumerate(windows.epoch(epoch)):
-        with _autocast(device, precision):
-            output = model(batch.x)
-        loss = masked_loss(model, output, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.detach()
+        loss = train_step(model, optimizer, batch, precision, micro_batch)
+        total += loss
         count += 1
         if callback is not None and (i % 10 == 0 or i + 1 == n_batches):
             callback(
@@ -330,6 +365,7 @@ def fit(
         except RuntimeError as exc:
             raise InputError(config.init_from, f"weights do not fit ({str(exc).splitlines()[0]})") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    micro_batch = micro_batch_for(model, config.batch_size, dev, config.micro_batch_size)
     plateau = PlateauState(lr=config.lr)
     history: list[dict] = []
     best_epoch, best_val_pck, start_epoch = 0, -1.0, 0
@@ -383,6 +419,7 @@ def fit(
                 **meta,
                 "train_windows": windows.n,
                 "val_windows": len(val_inputs),
+                "micro_batch": micro_batch,
                 "device": str(dev),
                 "world_size": world_size,
             },
@@ -415,7 +452,9 @@ def fit(
         t0 = time.perf_counter()
         if emit:
             emit({"event": "epoch_start", "epoch": epoch, "batches": len(windows), "lr": plateau.lr})
-        train_loss = train_one_epoch(train_model, optimizer, windows, epoch, config.precision, emit)
+        train_loss = train_one_epoch(
+            train_model, optimizer, windows, epoch, config.precision, emit, micro_batch
+        )
         val_loss, val_pck = evaluate(
             model, val_inputs, dev, config.eval_batch_size, config.precision, rank=rank, world_size=world_size
         )

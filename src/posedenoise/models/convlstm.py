@@ -147,6 +147,7 @@ class BiConvLSTMSum(nn.Module):
     """bi-ConvLSTM Model S: each direction has its own five-convolution head; the heads are summed."""
 
     output_kind = "heatmaps"
+    cpu_micro_batch = 2  # training on the CPU: windows per backward pass (train.micro_batch_for)
 
     def __init__(self, config: BiConvLSTMConfig):
         super().__init__()
@@ -179,6 +180,7 @@ class BiConvLSTMConcat(nn.Module):
     """bi-ConvLSTM Model C: three convolutions per direction, concatenated, then two 1x1 convolutions."""
 
     output_kind = "heatmaps"
+    cpu_micro_batch = 2  # training on the CPU: windows per backward pass (train.micro_batch_for)
 
     def __init__(self, config: BiConvLSTMConfig):
         super().__init__()
