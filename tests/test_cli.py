@@ -196,3 +196,7 @@ def test_realistic_noise_from_the_cli(workdir):
     assert_one_line_error(
         run("train", "--model", "conv3d", "--noise-option", "oops", "--data", workdir / "data"), "KEY=VALUE"
     )
+    assert_one_line_error(
+        run("train", "--model", "convlstm-s", "--micro-batch", "-1", "--data", workdir / "data"),
+        "micro-batch",
+    )

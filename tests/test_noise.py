@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from posedenoise import noise
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.noise import SIGMA_CHOICES, Experiment, apply_noise, eval_noise, train_noise
 
@@ -42,6 +43,16 @@ def test_eval_noise_is_deterministic_and_prefix_stable():
     c = eval_noise(4, 2, "test", 40)
     assert not np.array_equal(b.z, c.z)
     assert not np.array_equal(eval_noise(3, 2, "val", 40).z, b.z)
+
+
+def test_eval_noise_drawn_in_chunks_is_the_one_draw_it_always_was(monkeypatch):
+    # validation/test noise must not change with how it is drawn: cached evaluations depend on it
+    expected = np.random.default_rng([3, 2, 2, 0]).standard_normal((100, 5, 25, 2)).astype(np.float32)
+    for chunk in (7, 64, 4096):
+        monkeypatch.setattr(noise, "EVAL_NOISE_CHUNK", chunk)
+        draws = eval_noise(3, 2, "test", 100)
+        assert draws.z.dtype == np.float32
+        np.testing.assert_array_equal(draws.z, expected)
 
 
 def test_experiment_2_always_uses_sigma_one_and_shares_shifts_with_experiment_1():
