@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.io
 
@@ -200,3 +201,35 @@ def test_realistic_noise_from_the_cli(workdir):
         run("train", "--model", "convlstm-s", "--micro-batch", "-1", "--data", workdir / "data"),
         "micro-batch",
     )
+
+
+def test_fine_tuning_data_from_posetrack_annotations_and_a_table(tmp_path, workdir):
+    # a PoseTrack-style annotation file (one video, two people) and a long table, prepared together
+    rng = np.random.default_rng(0)
+    images, annotations = [{"id": t, "vid_id": "1"} for t in range(40)], []
+    for t in range(40):
+        for p in range(2):
+            xy = rng.uniform(0, 5, (17, 2)) + np.linspace(100, 300, 17)[:, None] + [400 * p + 2 * t, 0]
+            kps = np.concatenate([xy, np.ones((17, 1))], axis=1).ravel().tolist()
+            annotations.append({"image_id": t, "track_id": p, "keypoints": kps})
+    posetrack = tmp_path / "000001_bonn_train.json"
+    posetrack.write_text(json.dumps({"images": images, "annotations": annotations}))
+    table = tmp_path / "table.csv"
+    table.write_text(
+        "video,frame,joint,x,y\n"
+        + "".join(f"v,{f},{j},{100 + 50 * i + f},{100 + 30 * i}\n" for f in range(30) for i, j in
+                  enumerate(("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip")))
+    )  # fmt: skip
+    proc = run("prepare", "--custom", posetrack, "--custom", table, "--out", tmp_path / "mine")
+    assert proc.returncode == 0, proc.stderr
+    assert "custom tracks from" in proc.stderr and "(2 files)" in proc.stderr
+    videos = pd.read_csv(tmp_path / "mine" / "videos.csv")
+    assert videos["name"].tolist() == ["000001_bonn_train.json/0", "000001_bonn_train.json/1", "v"]
+    assert set(videos["source"]) == {"custom"}
+    # fine-tune a trained run on it
+    proc = run(
+        "train", "--model", "conv3d", "--data", tmp_path / "mine", "--runs", tmp_path / "runs",
+        "--init-from", workdir / "runs" / "conv3d" / "2.1" / "best.pt", "--lr", "1e-4", "--max-epochs", 1,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "runs" / "conv3d" / "1.1" / "best.pt").exists()

@@ -336,3 +336,77 @@ def test_custom_joint_names_are_the_layout(tmp_path):
     (track,) = load_custom(path)
     np.testing.assert_array_equal(track.coords[0, :, 0], np.arange(NUM_JOINTS))
     assert track.present.all()
+
+
+# ------------------------------------------------------------------------ custom: pose files (tracks formats)
+
+
+def walking_person(t, seed=0):
+    """(T, 17, 2) a COCO-17 body of ~200 px moving smoothly."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(100, 300, (17, 2))[None] + np.linspace(0, 20, t)[:, None, None]
+
+
+def posetrack_file(path, frames=12, unlabelled=(8,)):
+    """One PoseTrack-style video: two people with track ids, one unlabelled image, a box-only person."""
+    people = [walking_person(frames, seed) for seed in (0, 1)]
+    images = [{"id": 500 + t, "vid_id": "007", "is_labeled": t not in unlabelled} for t in range(frames)]
+    annotations = []
+    for t in range(frames):
+        if t in unlabelled:
+            continue
+        for p, kp in enumerate(people):
+            v = np.ones(17)
+            v[[1, 2]] = 0  # head_bottom / head_top unlabelled
+            triplets = np.concatenate([kp[t], v[:, None]], axis=1).ravel().tolist()
+            annotations.append({"image_id": 500 + t, "track_id": p, "keypoints": triplets})
+        annotations.append({"image_id": 500 + t, "track_id": 9, "bbox_head": [0, 0, 5, 5]})
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": []}))
+    return people
+
+
+def test_custom_pose_files_and_folders(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    people = posetrack_file(folder / "007_mpii.json")
+    one = walking_person(9, seed=2)
+    np.savez(folder / "solo.npz", keypoints=one, frames=np.arange(10, 19))
+    pose_csv = pd.DataFrame(
+        [
+            dict(frame=f, joint=name, x=one[f, j, 0], y=one[f, j, 1])
+            for f in range(6)
+            for j, name in enumerate(COCO17)
+        ]
+    )
+    pose_csv.to_csv(folder / "detector.csv", index=False)  # no `video` column: a pose file
+    custom_table().to_csv(folder / "table.csv", index=False)  # a `video` column: the table
+    (folder / "notes.txt").write_text("not a pose file")
+
+    tracks = list(load_custom(folder))
+    names = [t.name for t in tracks]
+    assert names == ["007_mpii.json/0", "007_mpii.json/1", "detector.csv", "solo.npz", "clip_b", "clip_a"]
+    assert all(t.source == "custom" and t.fps == 30.0 for t in tracks[:4])
+    first = tracks[0]
+    # frames are the images' positions; the unlabelled image 8 is a gap that breaks windows
+    np.testing.assert_array_equal(first.frames, [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11])
+    coco_in_25 = [JOINT_INDEX[n] for n in COCO17 if n in JOINT_INDEX]
+    assert first.present[:, coco_in_25].all() and first.present.sum(axis=1).tolist() == [15] * 11
+    np.testing.assert_allclose(first.coords[:, JOINT_INDEX["left_wrist"]], people[0][first.frames, 9])
+    np.testing.assert_array_equal(tracks[3].frames, np.arange(10, 19))
+    np.testing.assert_allclose(tracks[3].coords[:, JOINT_INDEX["nose"]], one[:, 0])
+    # files and folders can be mixed; the same tracks whichever way they are named
+    again = list(load_custom([folder / "solo.npz", folder / "007_mpii.json"]))
+    assert [t.name for t in again] == ["solo.npz", "007_mpii.json/0", "007_mpii.json/1"]
+
+
+def test_custom_pose_file_problems_name_the_file(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="empty.*no .csv"):
+        list(load_custom(empty))
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((5, 12, 2)))
+    with pytest.raises(InputError, match="gone.json.*not found"):
+        list(load_custom([wrong, tmp_path / "gone.json"]))  # every file is checked before any is read
+    with pytest.raises(InputError, match="wrong.npy.*12 keypoints"):
+        list(load_custom(wrong))

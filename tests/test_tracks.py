@@ -328,3 +328,110 @@ def test_real_blazepose_file_splits_where_the_tracker_jumps_between_people():
     # nowhere else does it move more than a quarter of one.
     assert [(b.frame, b.reason) for b in breaks] == [(172, "jump"), (203, "jump")]
     assert all(b.amount > 1.5 for b in breaks)
+
+
+# ----------------------------------------------------------------------------- COCO / PoseTrack annotations
+
+POSETRACK17 = ("nose", "head_bottom", "head_top", *COCO17[3:])
+
+
+def posetrack_video(tmp_path, frames=8, unlabelled=(6,), vid_id="000001"):
+    """A PoseTrack-2018-style annotation file: one video, two people with track ids, v flags in {0, 1},
+    one image left unlabelled and one box-only annotation per frame."""
+    people = [person(frames, x0=100), person(frames, x0=600, seed=1)]
+    images, annotations = [], []
+    for t in range(frames):
+        image_id = 10000010000 + t
+        name = f"images/val/{vid_id}_mpii_test/{t:06d}.jpg"
+        images.append(
+            dict(
+                id=image_id, frame_id=image_id, vid_id=vid_id, is_labeled=t not in unlabelled, file_name=name
+            )
+        )
+        if t in unlabelled:
+            continue
+        for p, kp in enumerate(people):
+            v = np.ones(17)
+            v[[1, 2]] = 0 if p else 1  # PoseTrack often leaves the head points unlabelled
+            if p == 1 and t == 2:
+                v[9] = 0  # a wrist not labelled in one frame
+            triplets = np.concatenate([kp[t], v[:, None]], axis=1)
+            triplets[v == 0, :2] = 0.0  # unlabelled joints are written as 0, 0, 0
+            keypoints = triplets.ravel().tolist()
+            annotations.append(
+                dict(
+                    id=len(annotations),
+                    image_id=image_id,
+                    track_id=p,
+                    keypoints=keypoints,
+                    bbox_head=[0, 0, 9, 9],
+                )
+            )
+        annotations.append(
+            {
+                "id": len(annotations),
+                "image_id": image_id,
+                "track_id": 5,
+                "category_id": 1,
+                "bbox_head": [1, 1, 5, 5],
+            }
+        )  # fmt: skip  (a person annotated with a box only)
+    doc = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person", "keypoints": list(POSETRACK17)}],
+    }
+    path = tmp_path / f"{vid_id}_mpii_test.json"
+    path.write_text(json.dumps(doc))
+    return path, people
+
+
+def test_posetrack_annotations_read_as_tracks_and_write_back(tmp_path):
+    path, (a, b) = posetrack_video(tmp_path)
+    tf = read_tracks(path)
+    assert (tf.format, tf.layout, len(tf.tracks)) == ("coco", "coco17", 2)
+    assert any("7 annotations without keypoints skipped" in n for n in tf.notes)
+    first, second = tf.tracks
+    assert (first.track_id, second.track_id) == (0, 1)
+    # frames are positions in the video's image list: the unlabelled image 6 is a gap
+    np.testing.assert_array_equal(first.frames, [0, 1, 2, 3, 4, 5, 7])
+    np.testing.assert_array_equal(first.keypoints, a[first.frames])
+    present = second.present()
+    assert not present[:, [1, 2]].any() and not present[2, 9] and present[3, 9]
+    coords, present25 = layout25(second, tf.layout)
+    assert present25[2].sum() == 14 and present25[3].sum() == 15  # eyes (head points) are not in the layout
+
+    moved = tf.with_keypoints([t.keypoints + 1.5 for t in tf.tracks])
+    out = tmp_path / "out.json"
+    write_tracks(moved, out)
+    doc, written = json.loads(path.read_text()), json.loads(out.read_text())
+    assert written["images"] == doc["images"] and written["categories"] == doc["categories"]
+    for before, after in zip(doc["annotations"], written["annotations"], strict=True):
+        if "keypoints" not in before:
+            assert after == before  # box-only annotations untouched
+            continue
+        kb, ka = np.reshape(before["keypoints"], (17, 3)), np.reshape(after["keypoints"], (17, 3))
+        np.testing.assert_array_equal(ka[:, 2], kb[:, 2])  # visibility flags kept
+        np.testing.assert_allclose(ka[:, :2], kb[:, :2] + 1.5)
+        assert {k: v for k, v in after.items() if k != "keypoints"} == {
+            k: v for k, v in before.items() if k != "keypoints"
+        }
+
+
+def test_bad_posetrack_files_name_the_problem(tmp_path):
+    path, _ = posetrack_video(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["images"][3]["vid_id"] = "000002"
+    two = write(tmp_path, "two.json", json.dumps(doc))
+    with pytest.raises(InputError, match=r"two\.json.*2 videos"):
+        read_tracks(two)
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["image_id"] = 42
+    unknown = write(tmp_path, "unknown.json", json.dumps(doc))
+    with pytest.raises(InputError, match="image_id 42 is not among the file's images"):
+        read_tracks(unknown)
+    doc = json.loads(path.read_text())
+    doc["annotations"] = [a for a in doc["annotations"] if "keypoints" not in a]
+    empty = write(tmp_path, "boxes.json", json.dumps(doc))
+    with pytest.raises(InputError, match="no annotation has keypoints"):
+        read_tracks(empty)

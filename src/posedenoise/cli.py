@@ -136,7 +136,13 @@ def prepare(
     brace: Annotated[
         Path | None, typer.Option(help="BRACE folder holding dataset/ (and manual_keypoints/).")
     ] = None,
-    custom: Annotated[Path | None, typer.Option(help="Your own tracks: long-format CSV or Parquet.")] = None,
+    custom: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Your own tracks (repeatable): a long-format CSV/Parquet table, pose files as `denoise` "
+            "reads them (COCO/PoseTrack JSON, mmpose JSON, .npy/.npz), or a folder of them."
+        ),
+    ] = None,
     synthetic: Annotated[
         bool, typer.Option("--synthetic", help="Use the built-in synthetic people.")
     ] = False,

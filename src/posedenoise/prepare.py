@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -295,7 +295,7 @@ def plan_sources(
     *,
     penn_action: str | Path | None = None,
     brace: str | Path | None = None,
-    custom: str | Path | None = None,
+    custom: str | Path | Sequence[str | Path] | None = None,
     synthetic: bool = False,
     synthetic_videos: int = 240,
     full_scale: bool = False,
@@ -303,9 +303,10 @@ def plan_sources(
     seed: int = 0,
 ) -> SourcePlan:
     """Choose the sources (SPEC section 3): those given; with none given, the real datasets found under
-    `raw_root` (`Penn_Action/`, `BRACE/` or `brace/`), and when there are none, the synthetic set."""
+    `raw_root` (`Penn_Action/`, `BRACE/` or `brace/`), and when there are none, the synthetic set.
+    `custom`: a table or pose file, a folder of them, or a list of both (`sources.custom.load_custom`)."""
     from posedenoise.sources.brace import find_brace, load_brace
-    from posedenoise.sources.custom import load_custom
+    from posedenoise.sources.custom import custom_files, load_custom
     from posedenoise.sources.penn_action import find_penn_action, load_penn_action
     from posedenoise.sources.synthetic import SyntheticConfig, generate_synthetic, videos_for_frames
 
@@ -328,10 +329,14 @@ def plan_sources(
         names.append("brace")
         parts.append(f"BRACE ({len(files)} segments from {brace})")
         total += len(files)
+    if isinstance(custom, (list, tuple)) and not custom:
+        custom = None
     if custom is not None:
-        streams.append(load_custom(custom))
+        files = custom_files(custom)  # a missing file fails here, before anything is read
+        streams.append(load_custom(files))
         names.append("custom")
-        parts.append(f"custom tracks from {custom}")
+        given = [custom] if isinstance(custom, (str, Path)) else list(custom)
+        parts.append(f"custom tracks from {', '.join(map(str, given))} ({len(files)} files)")
         total = None if total == 0 else total  # unknown until read
     if synthetic or full_scale:
         if full_scale:

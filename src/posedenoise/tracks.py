@@ -6,6 +6,12 @@ Formats (detected from the extension, then the content):
   `shared/data/real/`: `{"fps", "width", "height", "layout": "blazepose33", "results": [...]}`). Integer
   image ids are frame numbers (so a missing id is a frame without a detection); other ids are frames in
   order of first appearance.
+  Also COCO keypoint *annotations* of one video, `{"images": [...], "annotations": [{"image_id",
+  "keypoints": [x, y, v] x K[, "track_id", "bbox"]}], "categories"}`, as PoseTrack 2018/21 releases them
+  (one file per video): a frame is the image's position in `images` (unlabelled images are frames
+  without annotations), the visibility flag v is the score (0: not labelled, missing), and annotations
+  without keypoints are skipped. PoseTrack's 17 keypoints are COCO's with the eyes replaced by
+  head_bottom/head_top, which the 25-joint layout does not use, so they read as `coco17`.
 - `mmpose`: mmpose's saved predictions, `{"meta_info", "instance_info": [{"frame_id", "instances":
   [{"keypoints": [[x, y]] x K, "keypoint_scores": [s] x K[, "bbox", "bbox_score", "track_id"]}]}]}`.
 - `csv`: long format, one row per (frame, person, joint): columns `frame`, `joint` (a name of the layout
@@ -193,7 +199,10 @@ def _read_json(path: Path, layout: str | None, min_iou: float, max_age: int) -> 
     doc = _parse_json(path, text)
     if isinstance(doc, dict) and "instance_info" in doc:
         track_file = _read_mmpose(path, doc, layout, min_iou, max_age)
-    elif isinstance(doc, list) or (isinstance(doc, dict) and isinstance(doc.get("results"), list)):
+    elif isinstance(doc, list) or (
+        isinstance(doc, dict)
+        and (isinstance(doc.get("results"), list) or isinstance(doc.get("annotations"), list))
+    ):
         track_file = _read_coco(path, doc, layout, min_iou, max_age)
     else:
         track_file = None
@@ -203,12 +212,20 @@ def _read_json(path: Path, layout: str | None, min_iou: float, max_age: int) -> 
         return track_file
     raise InputError(
         path,
-        "not a COCO keypoint results list, a dict with 'results', or an mmpose file with 'instance_info'",
+        "not a COCO keypoint results list, a dict with 'results' or 'annotations', or an mmpose file "
+        "with 'instance_info'",
     )
 
 
+def _is_annotations(doc: Any) -> bool:
+    """A COCO/PoseTrack ground-truth document (annotations + images) rather than detector results."""
+    return isinstance(doc, dict) and "results" not in doc and isinstance(doc.get("annotations"), list)
+
+
 def _coco_records(doc: Any) -> list[dict]:
-    return doc if isinstance(doc, list) else doc["results"]
+    if isinstance(doc, list):
+        return doc
+    return doc["annotations"] if _is_annotations(doc) else doc["results"]
 
 
 def _mmpose_records(doc: Any) -> list[dict]:
@@ -230,13 +247,17 @@ def _read_coco(path: Path, doc: Any, layout: str | None, min_iou: float, max_age
             raise InputError(path, f"fps is not a number: {doc['fps']!r}") from None
         if not (math.isfinite(fps) and fps > 0):
             raise InputError(path, f"invalid fps {doc['fps']!r}")
+    annotations = _is_annotations(doc)
     if not records:
-        raise InputError(path, "no detections in the file")
+        raise InputError(path, "no annotations in the file" if annotations else "no detections in the file")
 
     k = None
     xy_all, score_all, image_ids, track_ids, boxes = [], [], [], [], []
+    kept = []  # the record each row comes from (annotations without keypoints are skipped)
     for i, rec in enumerate(records):
-        where = f"result {i}"
+        where = f"annotation {i}" if annotations else f"result {i}"
+        if annotations and isinstance(rec, dict) and not rec.get("keypoints"):
+            continue  # a person annotated with a box only (PoseTrack has many)
         if not isinstance(rec, dict) or "keypoints" not in rec or "image_id" not in rec:
             raise InputError(path, f"{where}: expected a dict with 'image_id' and 'keypoints'")
         kps = rec["keypoints"]
@@ -257,12 +278,40 @@ def _read_coco(path: Path, doc: Any, layout: str | None, min_iou: float, max_age
         image_ids.append(rec["image_id"])
         track_ids.append(rec.get("track_id"))
         boxes.append(_xywh_box(rec.get("bbox")))
+        kept.append(i)
+    if not kept:
+        raise InputError(path, "no annotation has keypoints")
+    if len(kept) < len(records):
+        notes.append(f"{len(records) - len(kept)} annotations without keypoints skipped")
 
-    frames = _frame_numbers(path, image_ids, notes)
+    if annotations and isinstance(doc.get("images"), list) and doc["images"]:
+        frames = _image_positions(path, doc["images"], image_ids)
+    else:
+        frames = _frame_numbers(path, image_ids, notes)
     tracks = _group(
         path, frames, np.stack(xy_all), np.stack(score_all), track_ids, boxes, min_iou, max_age, notes
     )
+    kept_records = np.array(kept, dtype=np.int64)
+    tracks = [replace(t, records=kept_records[t.records]) for t in tracks]
     return TrackFile(path, "coco", layout, tracks, fps, notes, doc)
+
+
+def _image_positions(path: Path, images: list, image_ids: list[Any]) -> np.ndarray:
+    """Frame numbers of annotations: the position of their image in the video's `images` list."""
+    if not all(isinstance(img, dict) and "id" in img for img in images):
+        raise InputError(path, "every entry of 'images' needs an 'id'")
+    videos = {str(img["vid_id"]) for img in images if img.get("vid_id") is not None}
+    if len(videos) > 1:
+        raise InputError(path, f"holds {len(videos)} videos (the images' vid_id); give one file per video")
+    position: dict[Any, int] = {}
+    for k, img in enumerate(images):
+        if not isinstance(img["id"], (int, str)) or img["id"] in position:
+            raise InputError(path, f"image {k}: id {img['id']!r} is not a unique number or string")
+        position[img["id"]] = k
+    unknown = [i for i in image_ids if not isinstance(i, (int, str)) or i not in position]
+    if unknown:
+        raise InputError(path, f"annotation image_id {unknown[0]!r} is not among the file's images")
+    return np.array([position[i] for i in image_ids], dtype=np.int64)
 
 
 def _read_mmpose(path: Path, doc: dict, layout: str | None, min_iou: float, max_age: int) -> TrackFile:

@@ -1,6 +1,9 @@
-"""Your own pose tracks, for fine-tuning or evaluation: a long-format table (CSV or Parquet).
+"""Your own pose tracks, for fine-tuning or evaluation: a long-format table (CSV or Parquet), or the
+pose files `posedenoise denoise` reads (`posedenoise.tracks`): COCO keypoint JSON (results, or the
+annotations of one video as PoseTrack releases them), mmpose JSON, a long CSV without a `video` column,
+`.npy`/`.npz` arrays. `load_custom` takes files and folders (every such file in a folder, sorted).
 
-One row per (video, frame, joint)::
+The table: one row per (video, frame, joint)::
 
     video,frame,joint,x,y,visible,fps
     clip_01,0,nose,412.5,188.0,1,30
@@ -24,12 +27,16 @@ Columns:
 - `action` (optional, text): a label kept with the video.
 
 A joint without a row in a frame is not present in that frame. Files ending in `.parquet` or `.pq` are
-read as Parquet (needs pyarrow), everything else as CSV.
+read as Parquet (needs pyarrow); a `.csv` with a `video` column is this table, one without is a pose file.
+
+A pose file gives one video per person track (named `<file name>` or `<file name>/<track id>`) with the
+file's frame rate (30 where it states none); a joint is present when its score (a COCO visibility flag
+in annotations) is positive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +47,8 @@ from posedenoise.layout import JOINT_INDEX, NUM_JOINTS
 from posedenoise.sources import Track
 
 REQUIRED_COLUMNS = ("video", "frame", "joint", "x", "y")
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+POSE_SUFFIXES = (".json", ".csv", ".npy", ".npz")  # posedenoise.tracks
 DEFAULT_FPS = 30.0
 _TRUE = {"1", "true", "yes", "y", "t", "1.0"}
 _FALSE = {"0", "false", "no", "n", "f", "0.0"}
@@ -81,7 +90,65 @@ def _visible(path: Path, column: pd.Series) -> np.ndarray:
     return text.isin(_TRUE).to_numpy()
 
 
-def load_custom(path: str | Path) -> Iterator[Track]:
+def custom_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The files behind `paths`: files as given, folders as the tables and pose files in them, sorted."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise InputError(path, "file not found")
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES + POSE_SUFFIXES
+            )
+            if not found:
+                raise InputError(path, "no .csv, .parquet, .json, .npy or .npz files in this folder")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def load_custom(paths: str | Path | Sequence[str | Path]) -> Iterator[Track]:
+    """Yield the tracks of every file behind `paths` (`custom_files`): tables and pose files."""
+    for path in custom_files(paths):
+        if _is_table(path):
+            yield from load_table(path)
+        else:
+            yield from load_pose_file(path)
+
+
+def _is_table(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return True
+    if suffix != ".csv":
+        return False
+    try:
+        return "video" in pd.read_csv(path, nrows=0, skipinitialspace=True).columns
+    except Exception:  # unreadable: let the table reader name the problem
+        return True
+
+
+def load_pose_file(path: str | Path) -> Iterator[Track]:
+    """One `Track` per person track of a file `posedenoise.tracks.read_tracks` reads."""
+    from posedenoise.tracks import layout25, read_tracks
+
+    path = Path(path)
+    track_file = read_tracks(path)
+    fps = track_file.fps or DEFAULT_FPS
+    for person in track_file.tracks:
+        coords, present = layout25(person, track_file.layout)
+        name = path.name if len(track_file.tracks) == 1 else f"{path.name}/{person.track_id}"
+        track = Track(
+            name=name, source="custom", fps=fps, coords=coords, present=present, frames=person.frames
+        )
+        yield track.validate(path)
+
+
+def load_table(path: str | Path) -> Iterator[Track]:
     """Yield one `Track` per video of a long-format CSV or Parquet table (format: module docstring).
 
     Raises `InputError` for an unreadable file, missing columns, unknown joint names (listed),
@@ -166,4 +233,4 @@ def load_custom(path: str | Path) -> Iterator[Track]:
         yield track.validate(path)
 
 
-__all__ = ["load_custom"]
+__all__ = ["custom_files", "load_custom", "load_pose_file", "load_table"]
