@@ -340,3 +340,24 @@ def test_inference_in_chunks_equals_one_pass(name):
     whole = model(x).detach()  # autograd on: one pass over the whole batch
     assert chunked.shape == whole.shape
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5 * whole.abs().max().item())
+
+
+def test_inference_is_chunked_only_without_autograd_on_the_cpu():
+    from posedenoise.models.inference import INFERENCE_CHUNK, chunked_inference
+
+    sizes = []
+
+    def forward(x):
+        sizes.append(len(x))
+        return x * 2
+
+    x = torch.ones(2 * INFERENCE_CHUNK + 1, 3)
+    with torch.no_grad():
+        assert torch.equal(chunked_inference(forward, x), x * 2)
+        assert sizes == [INFERENCE_CHUNK, INFERENCE_CHUNK, 1]
+        sizes.clear()
+        chunked_inference(forward, x.to("meta"))  # another device (a GPU): the batch runs whole
+        assert sizes == [len(x)]
+    sizes.clear()
+    chunked_inference(forward, x)  # autograd on: training runs the batch whole
+    assert sizes == [len(x)]
