@@ -101,9 +101,11 @@ class ProgressView:
             err.print(f"[{event['index']}/{event['total']}] {event['model']} {event['name']}: {verb}")
         elif kind == "start":
             resumed = f", resuming after epoch {event['resumed_from']}" if event["resumed_from"] else ""
+            micro = event.get("micro_batch")
+            parts = f" (in micro-batches of {micro})" if micro and micro < event.get("batch_size", 0) else ""
             err.print(
                 f"{event['run_dir']}: {event['train_windows']} train / {event['val_windows']} val windows, "
-                f"{event['batches']} batches per epoch on {event['device']}{resumed}"
+                f"{event['batches']} batches per epoch{parts} on {event['device']}{resumed}"
             )
         elif kind == "batch":
             self.update(

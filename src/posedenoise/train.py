@@ -432,6 +432,8 @@ def fit(
                 "train_windows": windows.n,
                 "val_windows": len(val_inputs),
                 "batches": len(windows),
+                "batch_size": config.batch_size,
+                "micro_batch": micro_batch,
                 "device": str(dev),
                 "resumed_from": start_epoch,
             }
