@@ -143,8 +143,9 @@ def bidirectional_convlstm(config: BiConvLSTMConfig) -> tuple[ConvLSTM, ConvLSTM
     return ConvLSTM(**lstm, reverse=False), ConvLSTM(**lstm, reverse=True)
 
 
-class BiConvLSTMSum(nn.Module):
-    """bi-ConvLSTM Model S: each direction has its own five-convolution head; the heads are summed."""
+class BiConvLSTM(nn.Module):
+    """What Models S and C share: the forward and backward ConvLSTM and running without autograd in chunks.
+    A subclass adds its convolutions after the ConvLSTMs, calls `init_weights` and defines `_forward`."""
 
     output_kind = "heatmaps"
     cpu_micro_batch = 2  # training on the CPU: windows per backward pass (train.micro_batch_for)
@@ -152,8 +153,18 @@ class BiConvLSTMSum(nn.Module):
     def __init__(self, config: BiConvLSTMConfig):
         super().__init__()
         self.config = config
-        K, D, n = config.joints, config.head_channels, config.hidden
         self.forward_lstm, self.backward_lstm = bidirectional_convlstm(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return chunked_inference(self._forward, x)  # _forward: the subclass's
+
+
+class BiConvLSTMSum(BiConvLSTM):
+    """bi-ConvLSTM Model S: each direction has its own five-convolution head; the heads are summed."""
+
+    def __init__(self, config: BiConvLSTMConfig):
+        super().__init__(config)
+        K, D, n = config.joints, config.head_channels, config.hidden
 
         def head() -> nn.Sequential:
             return nn.Sequential(
@@ -165,9 +176,6 @@ class BiConvLSTMSum(nn.Module):
         self.backward_head = head()
         init_weights(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return chunked_inference(self._forward, x)
-
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, T, K, H, W)
         h_fwd = self.forward_lstm(x)  # (B, T, hidden, H, W)
@@ -176,17 +184,12 @@ class BiConvLSTMSum(nn.Module):
         return y.contiguous()  # the plain layout whatever the heads used
 
 
-class BiConvLSTMConcat(nn.Module):
+class BiConvLSTMConcat(BiConvLSTM):
     """bi-ConvLSTM Model C: three convolutions per direction, concatenated, then two 1x1 convolutions."""
 
-    output_kind = "heatmaps"
-    cpu_micro_batch = 2  # training on the CPU: windows per backward pass (train.micro_batch_for)
-
     def __init__(self, config: BiConvLSTMConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         K, D, n = config.joints, config.head_channels, config.hidden
-        self.forward_lstm, self.backward_lstm = bidirectional_convlstm(config)
 
         def branch() -> nn.Sequential:
             return nn.Sequential(*conv_relu(n, D, 3), *conv_relu(D, D, 3), *conv_relu(D, D, 3))
@@ -195,9 +198,6 @@ class BiConvLSTMConcat(nn.Module):
         self.backward_branch = branch()
         self.fuse = nn.Sequential(*conv_relu(2 * D, D, 1), *conv_relu(D, K, 1))
         init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return chunked_inference(self._forward, x)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, T, K, H, W)
