@@ -158,9 +158,13 @@ def test_micro_batches_give_the_whole_batchs_loss_and_gradient(prepared_dir, nam
     torch.manual_seed(0)
     model = create_model(name, **MICRO_OPTIONS[name]).train()
     frozen = torch.optim.SGD(model.parameters(), lr=0.0)  # step() leaves weights and gradients alone
+    seen = []  # windows per forward pass: the batch really runs in parts
+    model.register_forward_pre_hook(lambda module, args: seen.append(len(args[0])))
     results = {}
-    for micro in (None, 2):
+    for micro, parts in ((None, [5]), (2, [2, 2, 1])):
+        seen.clear()
         loss = train.train_step(model, frozen, batch, "fp32", micro)
+        assert seen == parts
         results[micro] = loss, {n: p.grad.clone() for n, p in model.named_parameters()}
     (whole_loss, whole), (micro_loss, parts) = results[None], results[2]
     assert micro_loss.item() == pytest.approx(whole_loss.item(), rel=1e-5)
@@ -183,10 +187,22 @@ def test_micro_batch_size_rule():
         train.micro_batch_for(conv, 16, cpu, requested=-1)
 
 
-def test_fit_trains_in_micro_batches_to_the_same_weights(prepared_dir, tmp_path):
+def test_fit_trains_in_micro_batches_to_the_same_weights(prepared_dir, tmp_path, monkeypatch):
+    seen = []  # windows per training forward pass
+    create = train.create_model
+
+    def recording_create_model(name, **options):
+        model = create(name, **options)
+        model.register_forward_pre_hook(lambda m, args: seen.append(len(args[0])) if m.training else None)
+        return model
+
+    monkeypatch.setattr(train, "create_model", recording_create_model)
     config = small_config("conv3d", limit=24, batch_size=8, max_epochs=1)
     whole = fit(config, prepared_dir, tmp_path / "a", device="cpu")
+    assert seen == [8, 8, 8]
+    seen.clear()
     parts = fit(replace(config, micro_batch_size=3), prepared_dir, tmp_path / "b", device="cpu")
+    assert seen == [3, 3, 2] * 3
     assert json.loads((whole.run_dir / "config.json").read_text())["micro_batch"] == 8
     assert json.loads((parts.run_dir / "config.json").read_text())["micro_batch"] == 3
     a = read_checkpoint(whole.run_dir / "last.pt")["state_dict"]
