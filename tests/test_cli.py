@@ -233,3 +233,11 @@ def test_fine_tuning_data_from_posetrack_annotations_and_a_table(tmp_path, workd
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "runs" / "conv3d" / "1.1" / "best.pt").exists()
+
+
+def test_models_lists_every_model_with_its_size():
+    proc = run("models")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("conv3d", "deciwatch", "convlstm-s", "convlstm-c", "identity"):
+        assert name in proc.stdout
+    assert "3DConv" in proc.stdout and "heatmaps" in proc.stdout and "coords" in proc.stdout

@@ -327,7 +327,7 @@ def models() -> None:
     for col in ("name", "model", "output", "parameters"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
     for s in model_summaries():
-        table.add_row(s.name, s.display_name, s.output_kind, f"{s.parameters:,}")
+        table.add_row(s.name, s.display_name, s.output_kind, f"{s.num_params:,}")
     out.print(table)
 
 
