@@ -16,13 +16,39 @@ from typing import Any
 import numpy as np
 
 
+def current_umask() -> int:
+    """The process umask. POSIX only lets it be read by setting it, so it is set and put back at once
+    (the window is two system calls; posedenoise writes files from one thread)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(folder: bool = False) -> int:
+    """The mode `open()` or `mkdir()` would give a new file (0666) or folder (0777) under the umask.
+
+    `tempfile.mkstemp`/`mkdtemp` create 0600/0700 whatever the umask; what is renamed into place gets
+    the ordinary mode instead, so results stay readable to whoever the user's umask lets read them.
+    """
+    return (0o777 if folder else 0o666) & ~current_umask()
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(name: str) -> str:
+    """Prefix of the temporary names `atomic_path` writes beside a target called `name`."""
+    return f".{name}."
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto `path` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, default_mode())
     tmp_path = Path(tmp)
     try:
         yield tmp_path

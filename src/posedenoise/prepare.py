@@ -238,6 +238,7 @@ def _write_prepared(out, frames_npz, windows_npz, videos, summary, margin, progr
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(fileio.default_mode(folder=True))  # mkdtemp's 0700 would hide the data from colleagues
         if progress is not None:
             progress("writing", 0, None)
         np.savez(tmp / "frames.npz", **frames_npz)
