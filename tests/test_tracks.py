@@ -435,3 +435,87 @@ def test_bad_posetrack_files_name_the_problem(tmp_path):
     empty = write(tmp_path, "boxes.json", json.dumps(doc))
     with pytest.raises(InputError, match="no annotation has keypoints"):
         read_tracks(empty)
+
+
+# ----------------------------------------------------------------------------- crowds
+
+
+def boxed_person(box, who, frame, k=17):
+    """A COCO result whose keypoints fill `box` (x1, y1, x2, y2); `who` is kept in an extra field."""
+    x1, y1, x2, y2 = box
+    grid = np.linspace(0, 1, k)
+    kps = np.stack([x1 + (x2 - x1) * grid, y1 + (y2 - y1) * grid[::-1], np.full(k, 0.9)], axis=1)
+    return {
+        "image_id": frame,
+        "category_id": 1,
+        "keypoints": kps.ravel().tolist(),
+        "score": 0.9,
+        "bbox": [x1, y1, x2 - x1, y2 - y1],
+        "who": who,
+    }
+
+
+def greedy_pairs(iou, min_iou):
+    """Best-overlapping pair first: the matching `read_tracks` used to do."""
+    pairs, used_rows, used_cols = {}, set(), set()
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        r, c = np.unravel_index(flat, iou.shape)
+        if iou[r, c] < min_iou:
+            break
+        if r not in used_rows and c not in used_cols:
+            pairs[int(r)] = int(c)
+            used_rows.add(r)
+            used_cols.add(c)
+    return pairs
+
+
+def test_crossing_people_keep_their_tracks_where_greedy_matching_swaps_them(tmp_path):
+    from posedenoise.tracks import box_overlaps
+
+    # A (near the camera, wide) walks right fast past B (farther, narrow) walking right slowly
+    a = [(0, 100, 200, 300), (100, 100, 300, 300), (200, 100, 400, 300)]
+    b = [(0, 100, 80, 300), (40, 100, 120, 300), (80, 100, 160, 300)]
+    records = [boxed_person(box, who, t) for t in range(3) for who, box in (("a", a[t]), ("b", b[t]))]
+    src = tmp_path / "cross.json"
+    src.write_text(json.dumps(records))
+
+    # frame 0 -> 1: A's box overlaps B's new box (0.4) more than its own (0.33), and B's old box does
+    # not reach A's new one: greedy gives A's track to B and starts a new track for A
+    iou = box_overlaps(np.array([a[0], b[0]], float), np.array([a[1], b[1]], float))
+    assert greedy_pairs(iou, 0.3) == {0: 1}
+
+    tf = read_tracks(src)
+    owners = [{records[r]["who"] for r in tr.records} for tr in tf.tracks]
+    assert owners == [{"a"}, {"b"}]  # the assignment of largest total overlap (0.33 + 0.33)
+    assert [len(tr) for tr in tf.tracks] == [3, 3]
+
+
+def test_written_document_is_the_source_with_only_xy_replaced(tmp_path):
+    import copy
+    import math
+
+    a, b = person(6, x0=100), person(6, x0=600, seed=1)
+    results = coco_results([a, b])
+    results[3]["keypoints"][0] = float("nan")  # a joint without coordinates stays as it was
+    results[3]["keypoints"][2] = 0
+    results[5]["keypoints"][2] = 1  # an integer score is written back as an integer
+    doc = {"fps": 25, "layout": "coco17", "results": results, "camera": {"id": 3, "tags": ["a", "b"]}}
+    src = tmp_path / "crowd.json"
+    src.write_text(json.dumps(doc, indent=2))
+    tf = read_tracks(src)
+    before = copy.deepcopy(tf.source)
+    shifted = tf.with_keypoints([tr.keypoints + 0.5 for tr in tf.tracks])
+    out = tmp_path / "out.json"
+    write_tracks(shifted, out)
+
+    # the reference: a deep copy of the whole document with each record's x, y set
+    expected = copy.deepcopy(doc)
+    for tr in shifted.tracks:
+        for t, r in enumerate(tr.records):
+            kps = expected["results"][r]["keypoints"]
+            for j, (x, y) in enumerate(tr.keypoints[t]):
+                if math.isfinite(x) and math.isfinite(y):
+                    kps[3 * j], kps[3 * j + 1] = float(x), float(y)
+    assert out.read_text() == json.dumps(expected, indent=2) + "\n"
+    assert json.dumps(tf.source) == json.dumps(before)  # the document read was not changed
+    assert '"camera": {\n    "id": 3' in out.read_text()

@@ -31,7 +31,7 @@ keypoints, keeps everything else as read, and never writes over a coordinate wit
 
 from __future__ import annotations
 
-import copy
+import itertools
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -251,36 +251,10 @@ def _read_coco(path: Path, doc: Any, layout: str | None, min_iou: float, max_age
     if not records:
         raise InputError(path, "no annotations in the file" if annotations else "no detections in the file")
 
-    k = None
-    xy_all, score_all, image_ids, track_ids, boxes = [], [], [], [], []
-    kept = []  # the record each row comes from (annotations without keypoints are skipped)
-    for i, rec in enumerate(records):
-        where = f"annotation {i}" if annotations else f"result {i}"
-        if annotations and isinstance(rec, dict) and not rec.get("keypoints"):
-            continue  # a person annotated with a box only (PoseTrack has many)
-        if not isinstance(rec, dict) or "keypoints" not in rec or "image_id" not in rec:
-            raise InputError(path, f"{where}: expected a dict with 'image_id' and 'keypoints'")
-        kps = rec["keypoints"]
-        if not isinstance(kps, list) or len(kps) % 3 or not kps:
-            raise InputError(path, f"{where}: 'keypoints' must be a list of [x, y, score] triplets")
-        if k is None:
-            k = len(kps) // 3
-            layout = _layout_for(path, k, layout)
-        elif len(kps) // 3 != k:
-            raise InputError(path, f"{where}: {len(kps) // 3} keypoints, but earlier results have {k}")
-        try:
-            values = np.array([_number(v) for v in kps], dtype=np.float64).reshape(k, 3)
-        except TypeError:
-            raise InputError(path, f"{where}: non-numeric keypoint values") from None
-        _check_values(path, where, values[:, :2], values[:, 2])
-        xy_all.append(values[:, :2])
-        score_all.append(np.nan_to_num(values[:, 2], nan=0.0))
-        image_ids.append(rec["image_id"])
-        track_ids.append(rec.get("track_id"))
-        boxes.append(_xywh_box(rec.get("bbox")))
-        kept.append(i)
-    if not kept:
+    converted = _convert_coco_records(path, records, 0, annotations, None, layout)
+    if converted is None:
         raise InputError(path, "no annotation has keypoints")
+    kept, xy, scores, image_ids, track_ids, boxes, layout = converted
     if len(kept) < len(records):
         notes.append(f"{len(records) - len(kept)} annotations without keypoints skipped")
 
@@ -288,12 +262,94 @@ def _read_coco(path: Path, doc: Any, layout: str | None, min_iou: float, max_age
         frames = _image_positions(path, doc["images"], image_ids)
     else:
         frames = _frame_numbers(path, image_ids, notes)
-    tracks = _group(
-        path, frames, np.stack(xy_all), np.stack(score_all), track_ids, boxes, min_iou, max_age, notes
-    )
-    kept_records = np.array(kept, dtype=np.int64)
-    tracks = [replace(t, records=kept_records[t.records]) for t in tracks]
+    tracks = _group(path, frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
+    tracks = [replace(t, records=kept[t.records]) for t in tracks]
     return TrackFile(path, "coco", layout, tracks, fps, notes, doc)
+
+
+def _convert_coco_records(
+    path: Path, records: list, first: int, annotations: bool, k: int | None, layout: str | None
+) -> tuple | None:
+    """COCO records `first`, `first + 1`, ... -> arrays; None if none of them has keypoints.
+
+    Returns (kept (N,) int64 record numbers, xy (N, K, 2), scores (N, K), image ids, track ids, boxes
+    (N, 4) x1 y1 x2 y2 with NaN rows where the record has no usable bbox, layout). `k`: the keypoint count
+    of earlier records (None for the first call). All-numeric files (nearly every file) are converted with
+    one numpy call; anything else goes through the record-by-record checks that name the bad record.
+    """
+    if annotations:
+        kept = [
+            i for i, rec in enumerate(records) if not (isinstance(rec, dict) and not rec.get("keypoints"))
+        ]
+        if len(kept) < len(records):
+            records = [records[i] for i in kept]
+    else:
+        kept = range(len(records))
+    if not records:
+        return None
+    kps = None
+    try:
+        if set(map(type, records)) == {dict}:
+            kps = [rec["keypoints"] for rec in records]
+            image_ids = [rec["image_id"] for rec in records]
+            # bool is a subclass of int, but not a coordinate: only plain ints and floats take this path
+            if set(map(type, kps)) != {list} or not set(map(type, itertools.chain.from_iterable(kps))) <= {
+                int,
+                float,
+            }:
+                kps = None
+    except KeyError:
+        kps = None
+    values = None
+    if kps is not None:
+        try:
+            values = np.array(kps, dtype=np.float64)  # (N, 3K); ValueError when lengths differ
+        except ValueError:
+            values = None
+    if (
+        values is not None
+        and values.shape[1]
+        and values.shape[1] % 3 == 0
+        and values.shape[1] // 3 == (k or values.shape[1] // 3)
+    ):
+        k = values.shape[1] // 3
+        values = values.reshape(len(records), k, 3)
+        try:
+            _check_values(path, "", values[..., :2], values[..., 2])
+        except InputError:
+            values = None
+    else:
+        values = None
+    if values is None:
+        # the slow path: the first bad record raises its own message
+        rows = []
+        for i, rec in zip(kept, records, strict=True):
+            where = f"annotation {first + i}" if annotations else f"result {first + i}"
+            if not isinstance(rec, dict) or "keypoints" not in rec or "image_id" not in rec:
+                raise InputError(path, f"{where}: expected a dict with 'image_id' and 'keypoints'")
+            kps_i = rec["keypoints"]
+            if not isinstance(kps_i, list) or len(kps_i) % 3 or not kps_i:
+                raise InputError(path, f"{where}: 'keypoints' must be a list of [x, y, score] triplets")
+            if k is None:
+                k = len(kps_i) // 3
+                layout = _layout_for(path, k, layout)
+            elif len(kps_i) // 3 != k:
+                raise InputError(path, f"{where}: {len(kps_i) // 3} keypoints, but earlier results have {k}")
+            try:
+                row = np.array([_number(v) for v in kps_i], dtype=np.float64).reshape(k, 3)
+            except TypeError:
+                raise InputError(path, f"{where}: non-numeric keypoint values") from None
+            _check_values(path, where, row[:, :2], row[:, 2])
+            rows.append(row)
+        values = np.stack(rows)
+        image_ids = [rec["image_id"] for rec in records]
+    layout = _layout_for(path, k, layout)
+    xy = values[..., :2].copy()  # (N, K, 2)
+    scores = np.nan_to_num(values[..., 2], nan=0.0)  # (N, K)
+    track_ids = [rec.get("track_id") for rec in records]
+    boxes = _xywh_boxes([rec.get("bbox") for rec in records])
+    kept = np.asarray(kept, dtype=np.int64) + first
+    return kept, xy, scores, image_ids, track_ids, boxes, layout
 
 
 def _image_positions(path: Path, images: list, image_ids: list[Any]) -> np.ndarray:
@@ -515,6 +571,26 @@ def _xywh_box(bbox: Any) -> np.ndarray | None:
         return None
 
 
+def _xywh_boxes(bboxes: list[Any]) -> np.ndarray:
+    """(N, 4) x1, y1, x2, y2 of COCO [x, y, w, h] boxes; NaN rows where a record has none (or a bad one)."""
+    try:
+        if set(map(type, bboxes)) == {list}:
+            xywh = np.array([b[:4] for b in bboxes], dtype=np.float64)  # (N, 4); ValueError if short
+            if xywh.ndim == 2 and xywh.shape[1] == 4:
+                return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    except (TypeError, ValueError):
+        pass
+    return _box_array([_xywh_box(b) for b in bboxes])
+
+
+def _box_array(boxes: list[np.ndarray | None]) -> np.ndarray:
+    out = np.full((len(boxes), 4), np.nan)
+    for i, box in enumerate(boxes):
+        if box is not None:
+            out[i] = box
+    return out
+
+
 def _xyxy_box(bbox: Any) -> np.ndarray | None:
     # mmpose's split_instances stores bbox as [[x1, y1, x2, y2]]
     if isinstance(bbox, (list, tuple)) and len(bbox) == 1 and isinstance(bbox[0], (list, tuple)):
@@ -525,22 +601,28 @@ def _xyxy_box(bbox: Any) -> np.ndarray | None:
         return None
 
 
-def _keypoint_box(xy: np.ndarray, scores: np.ndarray) -> np.ndarray | None:
-    ok = np.isfinite(xy).all(axis=-1) & (scores > 0)
-    if not ok.any():
-        return None
-    pts = xy[ok]
-    return np.concatenate([pts.min(axis=0), pts.max(axis=0)])
+def _keypoint_boxes(xy: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(N, 4) boxes around each record's detected joints, xy (N, K, 2), scores (N, K); NaN rows if none."""
+    ok = (np.isfinite(xy).all(axis=-1) & (scores > 0))[..., None]  # (N, K, 1)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(ok, xy, np.inf).min(axis=1)  # (N, 2)
+        hi = np.where(ok, xy, -np.inf).max(axis=1)
+    boxes = np.concatenate([lo, hi], axis=1)
+    boxes[~ok.any(axis=(1, 2))] = np.nan
+    return boxes
 
 
-def _iou(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    if a is None or b is None:
-        return 0.0
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def box_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(M, N) intersection over union of boxes a (M, 4) and b (N, 4), x1 y1 x2 y2; 0 where a box is NaN."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(w, 0.0) * np.maximum(h, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return np.nan_to_num(iou, nan=0.0)
 
 
 def _group(
@@ -549,7 +631,7 @@ def _group(
     xy: np.ndarray,
     scores: np.ndarray,
     track_ids: list[Any],
-    boxes: list[np.ndarray | None],
+    boxes: np.ndarray | list[np.ndarray | None],
     min_iou: float,
     max_age: int,
     notes: list[str],
@@ -566,10 +648,12 @@ def _group(
     elif len(np.unique(frames)) == n:
         labels = [0] * n
     else:
-        labels = _associate(frames, xy, scores, boxes, min_iou, max_age)
+        if not isinstance(boxes, np.ndarray):
+            boxes = _box_array(boxes)
+        labels = _associate(frames, xy, scores, boxes, min_iou, max_age).tolist()
         notes.append(
             f"no track ids: {len(set(labels))} tracks formed by box overlap (IoU >= {min_iou}, "
-            f"up to {max_age} frames apart)"
+            f"up to {max_age} frames apart, optimal assignment)"
         )
 
     order: dict[Any, list[int]] = {}
@@ -587,42 +671,64 @@ def _group(
     return tracks
 
 
+class BoxAssociator:
+    """Follows people from frame to frame by box overlap, one frame at a time (frames in increasing order).
+
+    Each frame's detections are matched to the live tracks (seen within the last `max_age` + 1 frames)
+    by the assignment of largest total IoU (`scipy.optimize.linear_sum_assignment`), among pairs that
+    overlap by at least `min_iou`; the unmatched detections start new tracks, numbered in the order they
+    come. A greedy best-pair-first matching can give two crossing people each other's track when one
+    overlaps the other's box slightly more than its own for a frame; the optimal assignment does not.
+    """
+
+    def __init__(self, min_iou: float, max_age: int):
+        self.min_iou, self.max_age = min_iou, max_age
+        self.labels = np.zeros(0, dtype=np.int64)  # (L,) of the live tracks
+        self.boxes = np.zeros((0, 4))  # (L, 4) their last boxes
+        self.last = np.zeros(0, dtype=np.int64)  # (L,) the frame each was last seen in
+        self.next_label = 0
+
+    def frame(self, frame: int, boxes: np.ndarray) -> np.ndarray:
+        """Labels (D,) int64 of the detections `boxes` (D, 4) of `frame`."""
+        from scipy.optimize import linear_sum_assignment
+
+        live = frame - self.last <= self.max_age + 1
+        labels_live, boxes_live, last_live = self.labels[live], self.boxes[live], self.last[live]
+        labels = np.full(len(boxes), -1, dtype=np.int64)
+        if len(labels_live) and len(boxes):
+            iou = box_overlaps(boxes_live, boxes)  # (L, D)
+            valid = iou >= self.min_iou
+            rows, cols = linear_sum_assignment(np.where(valid, iou, 0.0), maximize=True)
+            matched = valid[rows, cols]
+            rows, cols = rows[matched], cols[matched]
+            labels[cols] = labels_live[rows]
+            boxes_live = boxes_live.copy()
+            boxes_live[rows], last_live = boxes[cols], last_live.copy()
+            last_live[rows] = frame
+        new = np.flatnonzero(labels < 0)
+        labels[new] = self.next_label + np.arange(len(new))
+        self.next_label += len(new)
+        self.labels = np.concatenate([labels_live, labels[new]])
+        self.boxes = np.concatenate([boxes_live, boxes[new]])
+        self.last = np.concatenate([last_live, np.full(len(new), frame, dtype=np.int64)])
+        return labels
+
+
 def _associate(
-    frames: np.ndarray,
-    xy: np.ndarray,
-    scores: np.ndarray,
-    boxes: list[np.ndarray | None],
-    min_iou: float,
-    max_age: int,
-) -> list[int]:
-    """Greedy frame-to-frame IoU matching: best overlapping pairs first; the unmatched start new tracks."""
-    boxes = [b if b is not None else _keypoint_box(xy[i], scores[i]) for i, b in enumerate(boxes)]
-    labels = [-1] * len(frames)
-    active: list[tuple[int, np.ndarray | None, int]] = []  # (label, last box, last frame)
-    next_label = 0
-    for f in np.unique(frames):
-        dets = np.flatnonzero(frames == f)
-        live = [a for a in active if f - a[2] <= max_age + 1]
-        pairs = sorted(
-            ((_iou(live[j][1], boxes[d]), j, d) for j in range(len(live)) for d in dets),
-            key=lambda p: (-p[0], p[1], p[2]),
-        )
-        used_tracks, used_dets = set(), set()
-        for overlap, j, d in pairs:
-            if overlap < min_iou:
-                break
-            if j in used_tracks or d in used_dets:
-                continue
-            used_tracks.add(j)
-            used_dets.add(d)
-            labels[d] = live[j][0]
-            live[j] = (live[j][0], boxes[d], int(f))
-        for d in dets:
-            if labels[d] < 0:
-                labels[d] = next_label
-                live.append((next_label, boxes[d], int(f)))
-                next_label += 1
-        active = live
+    frames: np.ndarray, xy: np.ndarray, scores: np.ndarray, boxes: np.ndarray, min_iou: float, max_age: int
+) -> np.ndarray:
+    """Track labels (N,) of detections by box overlap (`BoxAssociator`); boxes (N, 4), NaN rows where a
+    record has none (the box of its detected joints is used)."""
+    boxes = np.where(np.isnan(boxes).any(axis=1, keepdims=True), _keypoint_boxes(xy, scores), boxes)
+    order = np.argsort(frames, kind="stable")  # each frame's detections in the file's order
+    sorted_frames = frames[order]
+    starts = np.flatnonzero(np.r_[True, sorted_frames[1:] != sorted_frames[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    labels = np.empty(len(frames), dtype=np.int64)
+    associator = BoxAssociator(min_iou, max_age)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        dets = order[s:e]
+        labels[dets] = associator.frame(int(sorted_frames[s]), boxes[dets])
     return labels
 
 
@@ -652,33 +758,43 @@ def track_breaks(
     A gap is more than `max_gap` frames without a detection.
     """
     frames = np.asarray(frames)
-    detected = np.flatnonzero(np.asarray(present).sum(axis=1) >= 2)
-    breaks = []
-    for a, b in zip(detected[:-1], detected[1:], strict=True):
-        missing = int(frames[b] - frames[a] - 1)
-        if missing > max_gap:
-            breaks.append(TrackBreak(int(b), int(frames[b]), "gap", float(missing)))
-            continue
-        pa, pb = present[a], present[b]
-        size = (_box_side(keypoints[a][pa]) + _box_side(keypoints[b][pb])) / 2
-        if size <= 0:
-            continue
-        both = pa & pb
-        if both.sum() >= 3:
-            moved = float(np.median(np.linalg.norm(keypoints[b][both] - keypoints[a][both], axis=-1)))
-        else:
-            moved = float(np.linalg.norm(_box_centre(keypoints[b][pb]) - _box_centre(keypoints[a][pa])))
-        if moved > jump * size:
-            breaks.append(TrackBreak(int(b), int(frames[b]), "jump", moved / size))
-    return breaks
-
-
-def _box_side(points: np.ndarray) -> float:
-    return float((points.max(axis=0) - points.min(axis=0)).max())
-
-
-def _box_centre(points: np.ndarray) -> np.ndarray:
-    return (points.max(axis=0) + points.min(axis=0)) / 2
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    present = np.asarray(present, dtype=bool)
+    detected = np.flatnonzero(present.sum(axis=1) >= 2)
+    a, b = detected[:-1], detected[1:]  # each pair of consecutive detected frames, over arrays
+    missing = frames[b] - frames[a] - 1  # (N,)
+    gap = missing > max_gap
+    # the longer side of the present joints' box, per frame (the same arithmetic as per pair of frames)
+    pts = present[..., None]  # (T, K, 1)
+    lo = np.where(pts, keypoints, np.inf).min(axis=1)  # (T, 2); inf where nothing is present
+    hi = np.where(pts, keypoints, -np.inf).max(axis=1)
+    side = np.zeros(len(frames))
+    side[detected] = (hi[detected] - lo[detected]).max(axis=1)
+    size = (side[a] + side[b]) / 2  # (N,)
+    both = present[a] & present[b]  # (N, K)
+    shared = both.sum(axis=1)
+    # median displacement of the joints present in both frames: sort with the others last (inf), then
+    # take the middle one or the mean of the middle two, as np.median does
+    step = np.linalg.norm(keypoints[b] - keypoints[a], axis=-1)  # (N, K)
+    ranked = np.sort(np.where(both, step, np.inf), axis=1)
+    rows = np.arange(len(a))
+    low_mid = ranked[rows, np.maximum(shared - 1, 0) // 2]
+    high_mid = ranked[rows, np.minimum(shared // 2, ranked.shape[1] - 1)]
+    median = (low_mid + high_mid) / 2
+    with np.errstate(invalid="ignore"):
+        centre = (hi + lo) / 2  # (T, 2) box centres; NaN in frames without a detection
+    centre_step = np.zeros(len(a))
+    for i in np.flatnonzero(shared < 3):  # few: frames sharing fewer than 3 joints
+        # the norm of one vector (a dot product), to the last bit what a pair-by-pair loop gives
+        centre_step[i] = np.linalg.norm(centre[b[i]] - centre[a[i]])
+    moved = np.where(shared >= 3, median, centre_step)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jumped = ~gap & (size > 0) & (moved > jump * size)
+        amount = np.where(gap, missing, moved / np.where(size > 0, size, 1.0))
+    return [
+        TrackBreak(int(b[i]), int(frames[b[i]]), "gap" if gap[i] else "jump", float(amount[i]))
+        for i in np.flatnonzero(gap | jumped)
+    ]
 
 
 def segments(length: int, breaks: list[TrackBreak]) -> list[tuple[int, int]]:
@@ -697,12 +813,7 @@ def write_tracks(track_file: TrackFile, path: str | Path) -> None:
     if path.suffix.lower() != SUFFIXES[fmt]:
         raise InputError(path, f"output must be a {SUFFIXES[fmt]} file, like the input ({fmt} format)")
     if fmt in ("coco", "mmpose"):
-        doc = copy.deepcopy(track_file.source)
-        records = _coco_records(doc) if fmt == "coco" else _mmpose_records(doc)
-        set_record = _set_coco if fmt == "coco" else _set_mmpose
-        for track in track_file.tracks:
-            for t, r in enumerate(track.records):
-                set_record(records[r], track.keypoints[t])
+        doc = _updated_document(track_file)
         fileio.write_text(path, json.dumps(doc, indent=track_file.json_indent) + "\n")
     elif fmt == "csv":
         df = track_file.source.copy()
@@ -731,18 +842,55 @@ def write_tracks(track_file: TrackFile, path: str | Path) -> None:
                 np.savez(f, **arrays)
 
 
-def _set_coco(record: dict, xy: np.ndarray) -> None:
-    kps = record["keypoints"]
-    for j, (x, y) in enumerate(xy):
-        if math.isfinite(x) and math.isfinite(y):
-            kps[3 * j], kps[3 * j + 1] = float(x), float(y)
+def _updated_document(track_file: TrackFile) -> Any:
+    """The source document with each record's x, y replaced, sharing every other value with the source.
+
+    Only the containers on the way to the records and the records themselves are new (shallow copies
+    with a new keypoints list): the source is not changed, and nothing is copied deeply (a deep copy of
+    a crowd's document took longer than all the rest of writing it)."""
+    doc = track_file.source
+    coco = track_file.format == "coco"
+    records = _coco_records(doc) if coco else _mmpose_records(doc)
+    new_records = list(records)
+    for track in track_file.tracks:
+        for r, kps in zip(track.records.tolist(), _new_keypoint_lists(track, records, coco), strict=True):
+            new_records[r] = {**records[r], "keypoints": kps}
+    if not coco:
+        frames, k = [], 0
+        for frame in doc["instance_info"]:
+            n = len(frame["instances"])
+            frames.append({**frame, "instances": new_records[k : k + n]})
+            k += n
+        return {**doc, "instance_info": frames}
+    if isinstance(doc, list):
+        return new_records
+    return {**doc, ("annotations" if _is_annotations(doc) else "results"): new_records}
 
 
-def _set_mmpose(record: dict, xy: np.ndarray) -> None:
-    kps = record["keypoints"]
-    for j, (x, y) in enumerate(xy):
-        if math.isfinite(x) and math.isfinite(y):
-            kps[j] = [float(x), float(y)]
+def _new_keypoint_lists(track: PersonTrack, records: list[dict], coco: bool) -> list[list]:
+    """The keypoints lists of a track's records with x, y replaced where the track's are finite."""
+    xy = track.keypoints  # (T, K, 2)
+    finite = np.isfinite(xy).all(axis=-1)  # (T, K)
+    whole = finite.all(axis=1).tolist()
+    if coco:
+        xs, ys = xy[..., 0].tolist(), xy[..., 1].tolist()
+    else:
+        pairs = xy.tolist()
+    out = []
+    for t, r in enumerate(track.records.tolist()):
+        kps = list(records[r]["keypoints"])
+        if coco and whole[t]:
+            kps[0::3], kps[1::3] = xs[t], ys[t]  # every joint: two slice assignments
+        elif whole[t]:
+            kps = pairs[t]
+        else:
+            for j in np.flatnonzero(finite[t]).tolist():
+                if coco:
+                    kps[3 * j], kps[3 * j + 1] = xs[t][j], ys[t][j]
+                else:
+                    kps[j] = pairs[t][j]
+        out.append(kps)
+    return out
 
 
 __all__ = [
