@@ -1,4 +1,4 @@
-"""`denoise` on a crowd: one long multi-person COCO results file, and a folder of them, against a minimal script.
+"""`denoise` on a crowd: a long multi-person COCO results file, and a folder of them, vs a minimal script.
 
     python benchmarks/crowd.py [--people 20] [--frames 9000] [--output benchmarks/results/crowd.json]
     python benchmarks/crowd.py generate OUT.json [--people 20] [--frames 9000] [--seed 0]
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -143,9 +142,7 @@ def measured(cmd: list[str]) -> dict:
         "print(json.dumps({'rc': rc, 'seconds': s,\n"
         "    'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed with exit code {result['rc']}:\n{done.stderr[-2000:]}")
@@ -173,9 +170,13 @@ def bench(
         result["bytes"] = write_crowd(crowd, people, frames)
         me = [sys.executable, str(Path(__file__).resolve())]
         log("minimal script")
-        result["minimal"] = measured([*me, "minimal", str(crowd), str(work / "min.json"), "--people", str(people)])
+        result["minimal"] = measured(
+            [*me, "minimal", str(crowd), str(work / "min.json"), "--people", str(people)]
+        )
         log("posedenoise denoise --filter gaussian")
-        result["denoise"] = measured(posedenoise("denoise", "--filter", "gaussian", str(crowd), "-o", str(work / "out.json")))
+        result["denoise"] = measured(
+            posedenoise("denoise", "--filter", "gaussian", str(crowd), "-o", str(work / "out.json"))
+        )
         result["time_ratio"] = result["denoise"]["seconds"] / result["minimal"]["seconds"]
         result["memory_ratio"] = result["denoise"]["peak_rss_mb"] / result["minimal"]["peak_rss_mb"]
         (work / "out.json").unlink()
@@ -185,24 +186,47 @@ def bench(
             log(f"writing a file {scale}x longer")
             result["long_bytes"] = write_crowd(long, people, frames * scale, seed=1)
             log("posedenoise denoise on it")
-            result["long"] = measured(posedenoise("denoise", "--filter", "gaussian", str(long), "-o", str(work / "long_out.json")))
+            result["long"] = measured(
+                posedenoise("denoise", "--filter", "gaussian", str(long), "-o", str(work / "long_out.json"))
+            )
             result["long_memory_ratio"] = result["long"]["peak_rss_mb"] / result["denoise"]["peak_rss_mb"]
             long.unlink()
             (work / "long_out.json").unlink()
         if folder > 1:
             videos = work / "videos"
             videos.mkdir(exist_ok=True)
-            for i in range(folder):
-                shutil.copyfile(crowd, videos / f"video{i}.json") if i == 0 else write_crowd(videos / f"video{i}.json", people, frames, seed=i)
+            shutil.copyfile(crowd, videos / "video0.json")
+            for i in range(1, folder):
+                write_crowd(videos / f"video{i}.json", people, frames, seed=i)
             log(f"a folder of {folder}: one by one")
             one_by_one = {"seconds": 0.0, "peak_rss_mb": 0.0}
             for i in range(folder):
-                r = measured(posedenoise("denoise", "--filter", "gaussian", str(videos / f"video{i}.json"), "-o", str(work / "seq" / f"video{i}.json")))
+                r = measured(
+                    posedenoise(
+                        "denoise",
+                        "--filter",
+                        "gaussian",
+                        str(videos / f"video{i}.json"),
+                        "-o",
+                        str(work / "seq" / f"video{i}.json"),
+                    )
+                )
                 one_by_one["seconds"] += r["seconds"]
                 one_by_one["peak_rss_mb"] = max(one_by_one["peak_rss_mb"], r["peak_rss_mb"])
             result["folder_one_by_one"] = one_by_one
             log(f"a folder of {folder}: --jobs {jobs}")
-            result["folder_jobs"] = measured(posedenoise("denoise", "--filter", "gaussian", str(videos), "-o", str(work / "par"), "--jobs", str(jobs)))
+            result["folder_jobs"] = measured(
+                posedenoise(
+                    "denoise",
+                    "--filter",
+                    "gaussian",
+                    str(videos),
+                    "-o",
+                    str(work / "par"),
+                    "--jobs",
+                    str(jobs),
+                )
+            )
             result["folder_jobs"]["jobs"] = jobs
             result["folder_time_ratio"] = result["folder_jobs"]["seconds"] / one_by_one["seconds"]
     finally:
