@@ -1,6 +1,6 @@
-"""Real detector output through raw, MediaPipe's own smoothing, the classic smoothers and a trained model.
+"""Real detector output through raw, MediaPipe's own smoothing, the classic filters and a trained model.
 
-    python examples/real_video.py                                        # raw, MediaPipe, 3 smoothers
+    python examples/real_video.py                                        # raw, MediaPipe, 5 filters
     python examples/real_video.py --checkpoint runs/conv3d/1.2-realistic # and a trained model
     python examples/real_video.py --stats                                # statistics behind RealisticNoise
 
@@ -37,8 +37,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from posedenoise.denoise import denoise_file  # noqa: E402
+from posedenoise.filter_options import FILTERS  # noqa: E402
 from posedenoise.layout import BLAZEPOSE33_TO_25, FLIP_PAIRS, GROUPS, JOINTS  # noqa: E402
-from posedenoise.smoothers import SMOOTHERS  # noqa: E402
 from posedenoise.tracks import layout25, read_tracks, segments, track_breaks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +52,8 @@ LABELS = {
     "oneeuro": "One Euro",
     "savgol": "Savitzky-Golay",
     "gaussian": "Gaussian",
+    "butterworth": "Butterworth",
+    "kalman": "Kalman/RTS",
     "model": "model",
 }
 
@@ -106,7 +108,7 @@ def run_methods(
     files = {"raw": raw, "mediapipe": data / MPSMOOTH}
     out.mkdir(parents=True, exist_ok=True)
     options = dict(min_score=min_score, fill_missing=fill_missing)
-    for name in SMOOTHERS:
+    for name in FILTERS:
         files[name] = out / f"{name}.json"
         denoise_file(raw, files[name], filter=name, **options)
     if checkpoint is not None:

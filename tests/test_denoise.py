@@ -67,8 +67,10 @@ def test_filter_lowers_error_and_keeps_the_file(tmp_path, name):
     ]  # scores and other fields as read
     assert summary.format == "coco" and summary.records == 60
     assert summary.changed_records == 60 - (name == "oneeuro")  # One Euro starts at the first detection
-    assert summary.delay_frames == {"savgol": 2, "gaussian": 4, "oneeuro": 0}[name]
-    assert any("no frame rate" in n for n in summary.notes) == (name == "oneeuro")
+    # whole-video defaults at 30 fps: a 0.4 s (13-frame) window, a 0.05 s (1.5-frame) sigma
+    assert summary.delay_frames == {"savgol": 6, "gaussian": 6, "oneeuro": 0}[name]
+    assert any("no frame rate" in n for n in summary.notes)
+    assert summary.jitter_after < 0.5 * summary.jitter_before
 
 
 def test_identity_model_maps_back_to_image_pixels(tmp_path):
@@ -170,12 +172,12 @@ def test_low_scores_are_missing_kept_or_filled(tmp_path):
     noisy[10:13, wrist] += 80  # what a detector reports when unsure
     src = tmp_path / "in.json"
     coco_file(src, [noisy], scores=[scores])
-    kept = denoise_file(src, tmp_path / "kept.json", filter="savgol", min_score=0.3)
+    kept = denoise_file(src, tmp_path / "kept.json", filter="savgol", min_score=0.3, fill_missing=False)
     assert kept.missing_joints == 3 and kept.filled_joints == 0
     np.testing.assert_array_equal(
         read_tracks(tmp_path / "kept.json").tracks[0].keypoints[10:13, wrist], noisy[10:13, wrist]
     )
-    filled = denoise_file(src, tmp_path / "filled.json", filter="savgol", min_score=0.3, fill_missing=True)
+    filled = denoise_file(src, tmp_path / "filled.json", filter="savgol", min_score=0.3)  # the default
     assert filled.filled_joints == 3
     got = read_tracks(tmp_path / "filled.json").tracks[0].keypoints[10:13, wrist]
     assert error(got, clean[10:13, wrist]) < 15 < error(noisy[10:13, wrist], clean[10:13, wrist])
@@ -187,7 +189,7 @@ def test_jump_splits_the_track_instead_of_smoothing_across(tmp_path):
     switched = np.concatenate([a[:20], b[20:]])  # the tracker jumps to another person at frame 21
     src, out = tmp_path / "in.json", tmp_path / "out.json"
     coco_file(src, [switched])
-    summary = denoise_file(src, out, filter="gaussian", filter_params={"sigma": 2.0})
+    summary = denoise_file(src, out, filter="gaussian", filter_params={"sigma_s": 2 / 30})
     assert [(s["frame"], s["reason"]) for s in summary.splits] == [(21, "jump")]
     assert summary.segments == 2
     result = read_tracks(out).tracks[0].keypoints
@@ -200,7 +202,7 @@ def test_array_and_csv_inputs(tmp_path):
     clean, noisy = walking(20, k=25)
     np.save(tmp_path / "t.npy", noisy)
     summary = denoise_file(
-        tmp_path / "t.npy", tmp_path / "o.npy", filter="savgol", filter_params={"window": 7}
+        tmp_path / "t.npy", tmp_path / "o.npy", filter="savgol", filter_params={"window_s": 7 / 30}
     )
     assert summary.format == "npy" and summary.layout == "layout25"
     assert error(np.load(tmp_path / "o.npy"), clean) < error(noisy, clean)
@@ -223,10 +225,12 @@ def test_one_frame_video_and_bad_calls(tmp_path):
     assert json.loads((tmp_path / "o.json").read_text()) == json.loads(src.read_text())
     with pytest.raises(PoseDenoiseError, match="exactly one"):
         denoise_file(src, tmp_path / "x.json", tmp_path / "c.pt", filter="savgol")
-    with pytest.raises(PoseDenoiseError, match="window >= 1"):
-        denoise_file(src, tmp_path / "x.json", filter="savgol", filter_params={"window": 0})
+    with pytest.raises(PoseDenoiseError, match="window_s > 0"):
+        denoise_file(src, tmp_path / "x.json", filter="savgol", filter_params={"window_s": 0})
+    with pytest.raises(PoseDenoiseError, match="savgol has no parameter window;"):
+        denoise_file(src, tmp_path / "x.json", filter="savgol", filter_params={"window": 7})
     with pytest.raises(PoseDenoiseError, match="unknown filter"):
-        denoise_file(src, tmp_path / "x.json", filter="median")
+        denoise_file(src, tmp_path / "x.json", filter="wiener")
     with pytest.raises(InputError, match="checkpoint not found"):
         denoise_file(src, tmp_path / "x.json", tmp_path / "c.pt")
     with pytest.raises(InputError, match=r"must be a \.json file"):
@@ -237,7 +241,9 @@ def test_one_frame_video_and_bad_calls(tmp_path):
 @pytest.mark.skipif(not (REAL / "sports2d_demo_raw.json").exists(), reason="shared real data not available")
 def test_real_blazepose_output(tmp_path):
     out = tmp_path / "smooth.json"
-    summary = denoise_file(REAL / "sports2d_demo_raw.json", out, filter="savgol", min_score=0.5)
+    summary = denoise_file(
+        REAL / "sports2d_demo_raw.json", out, filter="savgol", min_score=0.5, fill_missing=False
+    )
     assert [s["frame"] for s in summary.splits] == [172, 203]
     before = read_tracks(REAL / "sports2d_demo_raw.json").tracks[0]
     after = read_tracks(out).tracks[0]

@@ -26,6 +26,19 @@ from rich.progress import (
 from rich.table import Table
 
 from posedenoise.errors import PoseDenoiseError
+from posedenoise.filter_options import (
+    DEFAULT_JUMP,
+    DEFAULT_MAX_GAP,
+    DEFAULT_MIN_SCORE,
+    FILTER_PARAMS,
+    FILTERS,
+    PRESETS,
+    REJECT_PARAMS,
+    REJECTS,
+    help_defaults,
+    help_presets,
+    param_keys,
+)
 
 app = typer.Typer(
     name="posedenoise",
@@ -460,13 +473,41 @@ def report(
         err.print(f"figure written to {path}")
 
 
-class FilterName(str, Enum):
-    oneeuro = "oneeuro"
-    savgol = "savgol"
-    gaussian = "gaussian"
+FilterName = Enum("FilterName", {name: name for name in FILTERS}, type=str)
+RejectName = Enum("RejectName", {name: name for name in REJECTS}, type=str)
 
 
-@app.command()
+def _param_help(name: str) -> str:
+    """Help of a filter parameter: the filters that use it, its meaning, unit and default."""
+    users = [f for f, table in FILTER_PARAMS.items() if any(p.name == name for p in table)]
+    users += [f"--reject {f}" for f, table in REJECT_PARAMS.items() if any(p.name == name for p in table)]
+    p = param_keys()[name]
+    unit = f" ({p.unit})" if p.unit else ""
+    return f"{', '.join(users)}: {p.help}{unit}. Default: {p.value}."
+
+
+def _param(name: str, kind: type) -> Any:
+    flag = "--" + name.replace("_", "-")
+    if kind is bool:
+        return Annotated[
+            bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=_param_help(name), show_default=False)
+        ]
+    return Annotated[kind | None, typer.Option(flag, help=_param_help(name), show_default=False)]
+
+
+@app.command(
+    help="Apply a trained model, or a classic filter, to your own pose tracks.\n\n"
+    "Joints scored below --min-score are interpolated between detections and smoothed with the rest "
+    "(--keep-missing leaves them as detected). Filter parameters are in seconds and Hz, so they hold at "
+    "any frame rate (--fps, else the file's, else 30). The summary prints the jitter (mean |second "
+    "difference|, px/frame^2) before and after, and OUTPUT.denoise.json records the method and its "
+    "parameters.\n\n"
+    f"Defaults: {help_defaults()}.\n\n"
+    f"Presets: {help_presets()}."
+    "\n\nExamples: `posedenoise denoise runs/conv3d/1.2 tracks.json -o smooth.json`; "
+    "`posedenoise denoise --filter butterworth --cutoff 6 tracks.json -o smooth.json`; "
+    "`posedenoise denoise --preset gait tracks.json -o smooth.csv`."
+)
 def denoise(
     paths: Annotated[
         list[Path],
@@ -478,71 +519,130 @@ def denoise(
         Path | None, typer.Option("-o", "--output", help="Where to write (INPUT's format).")
     ] = None,
     filter: Annotated[
-        FilterName | None, typer.Option("--filter", help="A classic smoother instead of a model.")
+        FilterName | None, typer.Option("--filter", help="A classic filter instead of a model.")
+    ] = None,
+    reject: Annotated[
+        RejectName | None,
+        typer.Option("--reject", help="Outlier rejection before the filter or model (default: none)."),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help=f"Filter settings for a kind of motion: {', '.join(PRESETS)} (see above)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file of options (keys as the options, _ for -).")
     ] = None,
     min_score: Annotated[
-        float, typer.Option(help="Joints scored below this are missing (BlazePose: visibility).")
-    ] = 0.3,
+        float | None,
+        typer.Option(
+            help=f"Joints scored below this are missing (BlazePose: visibility). "
+            f"Default: {DEFAULT_MIN_SCORE}.",
+            show_default=False,
+        ),
+    ] = None,
     fill_missing: Annotated[
-        bool, typer.Option("--fill-missing/--keep-missing", help="Estimate missing joints.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--fill-missing/--keep-missing",
+            help="Interpolate and smooth missing joints (the default), or keep them as detected.",
+            show_default=False,
+        ),
+    ] = None,
     layout: Annotated[
         str | None, typer.Option(help="Force the layout: coco17, layout25, blazepose33.")
     ] = None,
     jump: Annotated[
-        float, typer.Option(help="Split a track where the body jumps by this many body sizes.")
-    ] = 0.5,
-    max_gap: Annotated[int, typer.Option(help="Split a track at gaps longer than this many frames.")] = 10,
+        float | None,
+        typer.Option(
+            help=f"Split a track where the body jumps by this many body sizes. Default: {DEFAULT_JUMP}.",
+            show_default=False,
+        ),
+    ] = None,
+    max_gap: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Split a track at gaps longer than this many frames. Default: {DEFAULT_MAX_GAP}.",
+            show_default=False,
+        ),
+    ] = None,
     sigma_in: Annotated[
         float, typer.Option(help="Blur of the input heatmaps drawn from your detections.")
     ] = 1.0,
     stride: Annotated[int, typer.Option(help="Frames between windows (1: every frame, averaged).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
-    fps: Annotated[
-        float | None, typer.Option(help="Frame rate (One Euro); default: the file's, else 30.")
-    ] = None,
-    window: Annotated[int | None, typer.Option(help="savgol: window length.")] = None,
-    polyorder: Annotated[int | None, typer.Option(help="savgol: polynomial order.")] = None,
-    sigma: Annotated[float | None, typer.Option(help="gaussian: sigma in frames.")] = None,
-    min_cutoff: Annotated[float | None, typer.Option(help="oneeuro: minimum cutoff (Hz).")] = None,
-    beta: Annotated[float | None, typer.Option(help="oneeuro: speed coefficient.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate (Hz); default: the file's, else 30.")] = None,
+    window_s: _param("window_s", float) = None,
+    polyorder: _param("polyorder", int) = None,
+    sigma_s: _param("sigma_s", float) = None,
+    cutoff: _param("cutoff", float) = None,
+    order: _param("order", int) = None,
+    min_cutoff: _param("min_cutoff", float) = None,
+    beta: _param("beta", float) = None,
+    d_cutoff: _param("d_cutoff", float) = None,
+    zero_phase: _param("zero_phase", bool) = None,
+    noise_px: _param("noise_px", float) = None,
+    accel: _param("accel", float) = None,
+    reject_window_s: _param("reject_window_s", float) = None,
+    n_sigmas: _param("n_sigmas", float) = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Apply a trained model, or a classic smoother, to your own pose tracks.
-
-    Examples: `posedenoise denoise runs/conv3d/1.2 tracks.json -o smooth.json`;
-    `posedenoise denoise --filter savgol tracks.json -o smooth.json`.
-    """
     from posedenoise.denoise import denoise_file
+    from posedenoise.filter_options import load_config, merge_options
     from posedenoise.train import resolve_device
 
     if output is None:
         raise PoseDenoiseError("give the output file with -o OUTPUT")
-    if filter is None and len(paths) != 2:
-        raise PoseDenoiseError("give CHECKPOINT INPUT, or --filter {oneeuro,savgol,gaussian} INPUT")
-    if filter is not None and len(paths) != 1:
-        raise PoseDenoiseError("with --filter give only INPUT (no checkpoint)")
-    checkpoint, input_path = (None, paths[0]) if filter is not None else (paths[0], paths[1])
-    given = {"window": window, "polyorder": polyorder, "sigma": sigma, "min_cutoff": min_cutoff, "beta": beta}
-    params = {k: v for k, v in given.items() if v is not None}
+    command_line = {
+        "filter": filter.value if filter else None,
+        "reject": reject.value if reject else None,
+        "preset": preset,
+        "min_score": min_score,
+        "fill_missing": fill_missing,
+        "layout": layout,
+        "jump": jump,
+        "max_gap": max_gap,
+        "fps": fps,
+        "window_s": window_s,
+        "polyorder": polyorder,
+        "sigma_s": sigma_s,
+        "cutoff": cutoff,
+        "order": order,
+        "min_cutoff": min_cutoff,
+        "beta": beta,
+        "d_cutoff": d_cutoff,
+        "zero_phase": zero_phase,
+        "noise_px": noise_px,
+        "accel": accel,
+        "reject_window_s": reject_window_s,
+        "n_sigmas": n_sigmas,
+    }
+    options = merge_options(command_line, load_config(config) if config is not None else None)
+    chosen = options.get("filter")
+    if chosen is None and len(paths) != 2:
+        raise PoseDenoiseError(f"give CHECKPOINT INPUT, or --filter {{{','.join(FILTERS)}}} INPUT")
+    if chosen is not None and len(paths) != 1:
+        raise PoseDenoiseError("with --filter or --preset give only INPUT (no checkpoint)")
+    checkpoint, input_path = (None, paths[0]) if chosen is not None else (paths[0], paths[1])
+    general = {
+        k: options[k]
+        for k in ("min_score", "fill_missing", "layout", "jump", "max_gap", "fps")
+        if k in options
+    }
     with ProgressView() as view:
         summary = denoise_file(
             input_path,
             output,
             checkpoint=checkpoint,
-            filter=filter.value if filter else None,
-            filter_params=params or None,
-            layout=layout,
+            filter=chosen,
+            filter_params=options["filter_params"],
+            reject=options.get("reject"),
+            reject_params=options["reject_params"],
             device=str(resolve_device(device)),
-            min_score=min_score,
-            fill_missing=fill_missing,
-            jump=jump,
-            max_gap=max_gap,
             sigma_in=sigma_in,
             stride=stride,
             batch_size=batch_size,
-            fps=fps,
             progress=view.stage,
+            **general,
         )
     for line in summary.lines():
         out.print(line, markup=False)

@@ -7,37 +7,45 @@ Model path, per track segment, exactly as in training:
   windows that contain it -> back to pixels with that frame's box.
   3DConv takes an exact shortcut (`conv3d_window_argmax`): each frame is convolved once with every
   temporal tap instead of once per window it is in, about 5x less arithmetic at stride 1.
-Smoother path: the smoother runs on each segment's source keypoints (every landmark), in pixels.
+Filter path (`posedenoise.filters`, parameters in seconds and Hz): optional outlier rejection, then
+the filter, on each segment's source keypoints (every landmark, any keypoint count), in pixels.
 
 Tracks are split where the whole body jumps or the detection stops for long (`tracks.track_breaks`); the
 pieces are denoised independently. A piece shorter than one window (5 x step frames for a model, 3 for
 a smoother) is left as it was and listed. Joints below `min_score` are missing: they get no input heatmap
-and keep their values, unless `fill_missing`, in which case they take the estimate (the model's from the
-windows where the joint is seen in another frame; the smoother's from interpolation between detections).
+and, by default (`fill_missing`), take the estimate (the model's from the windows where the joint is seen
+in another frame; a filter's from interpolation between detections, then smoothing); with
+`fill_missing=False` they keep the detector's values.
 
 Delay for live use: a centred 5-frame window at step s needs 2 s frames after the one it reports (the
 window's centre frame); this offline output averages every window containing a frame, so it reads up to
-4 s frames ahead. One Euro is causal (0), Savitzky-Golay needs window // 2, Gaussian its kernel radius.
+4 s frames ahead. One Euro is causal (0), Savitzky-Golay needs window // 2, Gaussian its kernel radius;
+the zero-phase filters (Butterworth, forward-backward One Euro, Kalman/RTS) read the whole track.
+
+The summary gives the jitter, mean |second difference| (px/frame^2) over every landmark of every triple
+of consecutive frames inside a segment, before and after.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from posedenoise import fileio, filters
 from posedenoise.errors import PoseDenoiseError
+from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
 from posedenoise.layout import JOINTS, SOURCE_LAYOUTS
 from posedenoise.noise import GRID, WINDOW
-from posedenoise.smoothers import SMOOTHERS, lookahead_frames, smooth
 from posedenoise.tracks import PersonTrack, layout25, read_tracks, segments, track_breaks, write_tracks
 
 MIN_SMOOTH_FRAMES = 3  # below this a smoother has nothing to work with
-DEFAULT_FPS = 30.0  # for One Euro when the file states no frame rate
+DEFAULT_FPS = 30.0  # for the filters when the file states no frame rate
 
 ProgressFn = Callable[[str, int, int | None], None]  # (stage, done, total)
 
@@ -59,12 +67,17 @@ class DenoiseSummary:
     short_segments: list[dict[str, Any]] = field(default_factory=list)  # {"track", "first", "last", "frames"}
     min_score: float = 0.3  # joints scored below this were treated as missing
     missing_joints: int = 0  # joint-frames below min_score (among the joints the method changes)
-    fill_missing: bool = False  # whether missing joints got estimates (True) or kept their values
+    fill_missing: bool = True  # whether missing joints got estimates (True) or kept their values
     filled_joints: int = 0  # joint-frames filled
     passthrough: list[str] = field(default_factory=list)  # source landmarks left untouched by the method
     step: int = 1  # frames between the window's frames (model only)
     delay_frames: int = 0  # live use: frames after a frame that must arrive before it can be reported
-    lookahead_frames: int = 0  # frames ahead this file's output actually used
+    lookahead_frames: int = 0  # frames ahead this file's output actually used; -1: the whole track
+    jitter_before: float = float("nan")  # mean |second difference| (px/frame^2) of the input
+    jitter_after: float = float("nan")  # the same of the output
+    rejected: int = 0  # joint-frames replaced by outlier rejection
+    fps: float | None = None  # frame rate the filter used
+    settings: dict[str, Any] = field(default_factory=dict)  # method and parameters, as recorded
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -92,12 +105,23 @@ class DenoiseSummary:
             f"{self.missing_joints} joint-frames below score {self.min_score} treated as missing, {state}"
             + (f" ({self.filled_joints} filled)" if self.fill_missing else "")
         )
+        if self.rejected:
+            out.append(f"{self.rejected} joint-frames replaced as outliers by their window's median")
         if self.passthrough:
             out.append(f"not changed (outside the 25-joint layout): {', '.join(self.passthrough)}")
-        out.append(
-            f"delay for live use: {self.delay_frames} frame(s); this output used up to "
-            f"{self.lookahead_frames} frame(s) ahead"
-        )
+        if math.isfinite(self.jitter_before):
+            ratio = self.jitter_after / self.jitter_before if self.jitter_before > 0 else float("nan")
+            out.append(
+                f"jitter (mean |second difference|): {self.jitter_before:.2f} -> {self.jitter_after:.2f} "
+                f"px/frame^2 ({100 * ratio:.0f}% of the input)"
+            )
+        if self.lookahead_frames < 0:
+            out.append("delay for live use: none possible (this filter reads the whole track; offline only)")
+        else:
+            out.append(
+                f"delay for live use: {self.delay_frames} frame(s); this output used up to "
+                f"{self.lookahead_frames} frame(s) ahead"
+            )
         out.extend(self.notes)
         return out
 
@@ -263,38 +287,47 @@ def denoise_file(
     model: torch.nn.Module | None = None,
     step: int | None = None,
     filter_params: dict[str, Any] | None = None,
+    reject: str | None = None,
+    reject_params: dict[str, Any] | None = None,
     layout: str | None = None,
     device: str = "cpu",
-    min_score: float = 0.3,
-    fill_missing: bool = False,
-    jump: float = 0.5,
-    max_gap: int = 10,
+    min_score: float = DEFAULT_MIN_SCORE,
+    fill_missing: bool = True,
+    jump: float = DEFAULT_JUMP,
+    max_gap: int = DEFAULT_MAX_GAP,
     sigma_in: float = 1.0,
     margin: float = 0.1,
     stride: int = 1,
     batch_size: int = 64,
     fps: float | None = None,
+    sidecar: bool = True,
     progress: ProgressFn | None = None,
 ) -> DenoiseSummary:
     """Denoise the pose tracks of `input` and write them to `output` in the same format.
 
     Exactly one of: `checkpoint` (a trained model; its experiment gives the step), `filter` (one of
-    SMOOTHERS, with `filter_params` for it), or `model` (an in-memory model, with `step`, default 1).
+    `filters.FILTERS`, with `filter_params` for it in seconds and Hz; defaults for those not given), or
+    `model` (an in-memory model, with `step`, default 1).
+    reject: outlier rejection run before the filter or model (one of `filters.REJECTS`), with
+        `reject_params`.
     min_score: joints scored lower are missing (for BlazePose files the score is the visibility).
+    fill_missing: missing joints take the estimate (default); False keeps the detector's values.
     jump, max_gap: where to split tracks (see `tracks.track_breaks`).
     sigma_in: blur of the input heatmaps drawn from the detections (training drew 1 to 3; 1 is the
         sharpest, and what experiment 2 trained with).
     stride: 1 = a window at every frame; 2 to 5 = fewer windows (faster, fewer estimates to average).
-    fps: frame rate for One Euro (default: the file's, else 30).
+    fps: frame rate for the filters (default: the file's, else 30).
+    sidecar: also write the method and its parameters to `settings_path(output)` (JSON).
     """
     if sum(x is not None for x in (checkpoint, filter, model)) != 1:
         raise PoseDenoiseError("give exactly one of a checkpoint or a filter")
-    if filter is not None and filter not in SMOOTHERS:
-        raise PoseDenoiseError(f"unknown filter {filter!r}; choose one of {', '.join(SMOOTHERS)}")
     if not 0 <= min_score <= 1:
         raise PoseDenoiseError(f"min_score must be in [0, 1], got {min_score}")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise PoseDenoiseError(f"--fps must be > 0, got {fps}")
 
-    params = dict(filter_params or {})
+    params = filters.resolve(filter, filter_params) if filter is not None else {}
+    rejection = filters.resolve_reject(reject, reject_params) if reject is not None else {}
     if checkpoint is not None:
         from posedenoise.checkpoint import load_model
         from posedenoise.noise import Experiment
@@ -309,9 +342,13 @@ def denoise_file(
         method = f"model {type(model).__name__} (step {step}, sigma_in {sigma_in:g})"
     else:
         step = 1
-        smooth(filter, np.zeros((WINDOW, 1, 2)), fps=fps or DEFAULT_FPS, **params)  # bad parameters fail here
-        shown = ", ".join(f"{k}={v}" for k, v in params.items())
-        method = f"smoother {filter}" + (f" ({shown})" if shown else "")
+        if fps is not None:
+            filters.check(filter, params, fps)  # bad parameters fail before reading
+        method = f"filter {filters.describe(filter, params)}"
+    if reject is not None:
+        if fps is not None:
+            filters.check(reject, rejection, fps)
+        method = f"outlier rejection {filters.describe(reject, rejection)}, then {method}"
 
     track_file = read_tracks(input, layout=layout)
     names, mapping = SOURCE_LAYOUTS[track_file.layout]
@@ -330,6 +367,14 @@ def denoise_file(
         step=step,
         notes=list(track_file.notes),
     )
+    if (filter is not None or reject is not None) and fps is None and track_file.fps is None:
+        summary.notes.append(f"no frame rate in the file: {DEFAULT_FPS:g} fps assumed (give --fps)")
+    fps = fps or track_file.fps or DEFAULT_FPS
+    summary.fps = fps
+    if filter is not None:
+        filters.check(filter, params, fps)  # the file's frame rate may not suit the parameters
+    if reject is not None:
+        filters.check(reject, rejection, fps)
     if filter is None:
         summary.delay_frames = (WINDOW - 1) // 2 * step
         summary.lookahead_frames = (WINDOW - 1) * step
@@ -338,27 +383,50 @@ def denoise_file(
         handled[mapping[mapping >= 0]] = True  # source joints the model changes
         min_frames = WINDOW * step
     else:
-        summary.delay_frames = summary.lookahead_frames = lookahead_frames(filter, **params)
+        summary.delay_frames = summary.lookahead_frames = filters.delay_frames(filter, fps, **params)
         handled = np.ones(len(names), dtype=bool)
         min_frames = MIN_SMOOTH_FRAMES
-        if filter == "oneeuro":
-            if fps is None and track_file.fps is None:
-                summary.notes.append(f"no frame rate in the file: One Euro assumes {DEFAULT_FPS:g} fps")
-            fps = fps or track_file.fps or DEFAULT_FPS
+    if reject is not None and summary.lookahead_frames >= 0:
+        ahead = filters.odd_frames(rejection["reject_window_s"], fps) // 2
+        summary.delay_frames += ahead
+        summary.lookahead_frames += ahead
+    summary.settings = {
+        "method": "model" if filter is None else "filter",
+        "filter": filter,
+        "filter_params": params,
+        "reject": reject,
+        "reject_params": rejection,
+        "model": method if filter is None else None,
+        "fps": fps,
+        "min_score": min_score,
+        "fill_missing": fill_missing,
+        "jump": jump,
+        "max_gap": max_gap,
+        "layout": track_file.layout,
+    }
 
     model_options = dict(
         step=step, sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride
     )
     model_options.update(batch_size=batch_size, device=device)
 
+    def dense_piece(frames: np.ndarray, values: np.ndarray, fill_value: float) -> np.ndarray:
+        """Detections of consecutive frames `frames` spread onto every frame between the first and last."""
+        pos = frames - frames[0]
+        out = np.full((int(pos[-1]) + 1,) + values.shape[1:], fill_value)
+        out[pos] = values
+        return out
+
     def estimate(track: PersonTrack, present: np.ndarray, s: int, e: int) -> np.ndarray:
         """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
         pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
         length = int(pos[-1]) + 1
         if filter is not None:
-            dense = np.full((length, len(names), 2), np.nan)  # undetected frames: NaN, interpolated over
-            dense[pos] = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
-            smoothed = smooth(filter, dense, fps=fps, fill=True, **params)[pos]
+            # undetected frames and missing joints: NaN, bridged by the filter
+            seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
+            dense = dense_piece(track.frames[s:e], seen, np.nan)
+            scores = dense_piece(track.frames[s:e], track.scores[s:e], 0.0)
+            smoothed = filters.run_filter(filter, dense, fps, scores=scores, **params)[pos]
             allowed = present[s:e] | (fill_missing & _between_detections(present[s:e]))
             return np.where(allowed[..., None], smoothed, np.nan)
         coords25, present25 = layout25(track, track_file.layout, min_score)
@@ -373,6 +441,7 @@ def denoise_file(
 
     new_keypoints = []
     done = 0
+    jitter_in, jitter_out = [0.0, 0], [0.0, 0]
     for track in track_file.tracks:
         present = track.present(min_score)  # (T, K)
         breaks = track_breaks(track.frames, track.keypoints, present, jump=jump, max_gap=max_gap)
@@ -382,6 +451,9 @@ def denoise_file(
             )
         keypoints = track.keypoints.copy()
         summary.missing_joints += int((~present[:, handled]).sum())
+        source = track
+        if reject is not None:
+            source = replace(track, keypoints=track.keypoints.copy())
         for s, e in segments(len(track), breaks):
             summary.segments += 1
             first, last = int(track.frames[s]), int(track.frames[e - 1])
@@ -396,7 +468,16 @@ def denoise_file(
                     }
                 )
             else:
-                new = estimate(track, present, s, e)
+                if reject is not None:
+                    pos = track.frames[s:e] - track.frames[s]
+                    seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
+                    cleaned, replaced = filters.reject_outliers(
+                        reject, dense_piece(track.frames[s:e], seen, np.nan), fps, **rejection
+                    )
+                    replaced = replaced[pos] & handled
+                    source.keypoints[s:e][replaced] = cleaned[pos][replaced]
+                    summary.rejected += int(replaced.sum())
+                new = estimate(source, present, s, e)
                 update = np.isfinite(new).all(axis=-1)  # (e - s, K)
                 keypoints[s:e][update] = new[update]
                 summary.filled_joints += int((update & ~present[s:e]).sum())
@@ -405,10 +486,41 @@ def denoise_file(
             done += e - s
             if progress is not None:
                 progress("denoise", done, track_file.num_records)
+        starts = [b.index for b in breaks]
+        for acc, kp in ((jitter_in, track.keypoints), (jitter_out, keypoints)):
+            total, count = filters.jitter(track.frames, kp[:, handled], starts)
+            acc[0] += total
+            acc[1] += count
         new_keypoints.append(keypoints)
 
+    if jitter_in[1]:
+        summary.jitter_before = jitter_in[0] / jitter_in[1]
+    if jitter_out[1]:
+        summary.jitter_after = jitter_out[0] / jitter_out[1]
+    summary.settings["jitter_before"] = summary.jitter_before
+    summary.settings["jitter_after"] = summary.jitter_after
     write_tracks(track_file.with_keypoints(new_keypoints), output)
+    if sidecar:
+        fileio.write_json(settings_path(output), _json_safe(summary.settings))
     return summary
+
+
+def settings_path(output: str | Path) -> Path:
+    """Where `denoise` records the method and parameters that made `output`: `<stem>.denoise.json`."""
+    output = Path(output)
+    return output.with_name(f"{output.stem if output.suffix else output.name}.denoise.json")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _between_detections(present: np.ndarray) -> np.ndarray:
@@ -419,4 +531,4 @@ def _between_detections(present: np.ndarray) -> np.ndarray:
     return after_first & before_last
 
 
-__all__ = ["DenoiseSummary", "denoise_file", "denoise_track"]
+__all__ = ["DenoiseSummary", "denoise_file", "denoise_track", "settings_path"]

@@ -1,0 +1,127 @@
+"""`denoise` with classic filters from the command line: the defaults --help states are the ones used."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from posedenoise.filter_options import FILTERS
+from posedenoise.tracks import read_tracks
+
+
+def run(*args, columns=None):
+    env = dict(os.environ)
+    if columns:
+        env["COLUMNS"] = str(columns)
+    return subprocess.run(
+        [sys.executable, "-m", "posedenoise", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def help_text():
+    proc = run("denoise", "--help", columns=400)
+    assert proc.returncode == 0, proc.stderr
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", proc.stdout).split())
+
+
+def stated_defaults(text):
+    """{filter: {param: value}} from the 'Defaults: ...' paragraph of --help."""
+    body = re.search(r"Defaults: (.*?)\. Presets:", text).group(1)
+    out = {}
+    for part in body.split("; "):
+        name, params = part.split(": ", 1)
+        values = {}
+        for item in params.split(", "):
+            key, value = item.split()[:2]
+            values[key] = {"true": True, "false": False}.get(value, None)
+            if values[key] is None:
+                values[key] = float(value)
+        out[name] = values
+    return out
+
+
+def track_file(path, t=90, fps=None):
+    rng = np.random.default_rng(0)
+    time = np.arange(t)
+    base = rng.uniform(0, 200, size=(17, 2))
+    clean = base[None] + np.stack([3.0 * time, 20 * np.sin(time / 7)], axis=1)[:, None] + 300
+    noisy = clean + rng.normal(0, 4.0, size=clean.shape)
+    scores = np.full((t, 17), 0.9)
+    scores[20:24, 9] = 0.1  # a doubted left wrist
+    records = [
+        {
+            "image_id": int(i),
+            "category_id": 1,
+            "keypoints": np.concatenate([noisy[i], scores[i][:, None]], axis=1).ravel().tolist(),
+            "score": 0.9,
+        }
+        for i in time
+    ]
+    doc = records if fps is None else {"fps": fps, "results": records}
+    path.write_text(json.dumps(doc))
+    return clean, noisy
+
+
+@pytest.fixture(scope="module")
+def stated():
+    text = help_text()
+    return text, stated_defaults(text)
+
+
+def test_help_states_every_filter_with_its_defaults(stated):
+    text, defaults = stated
+    assert set(FILTERS) <= set(defaults)
+    assert "interpolated between detections and smoothed" in text and "--keep-missing" in text
+    assert re.search(r"--min-score .*?Default: 0\.3\.", text)
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_defaults_stated_in_help_are_the_ones_used(tmp_path, stated, name):
+    _, defaults = stated
+    src, out = tmp_path / "in.json", tmp_path / "out.json"
+    clean, noisy = track_file(src)
+    proc = run("denoise", "--filter", name, src, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    recorded = json.loads((tmp_path / "out.denoise.json").read_text())
+    assert recorded["filter"] == name
+    assert recorded["filter_params"] == pytest.approx(defaults[name])
+    assert (recorded["min_score"], recorded["fill_missing"]) == (0.3, True)
+    # the summary prints the jitter before and after, and it fell
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("jitter"))
+    before, after = map(float, re.findall(r"([\d.]+) -> ([\d.]+)", line)[0])
+    assert after < 0.6 * before and recorded["jitter_before"] == pytest.approx(before, abs=0.01)
+    # the doubted wrist was interpolated and smoothed, not left as detected
+    result = read_tracks(out).tracks[0].keypoints
+    assert (result[20:24, 9] != noisy[20:24, 9]).all()
+
+
+def test_keep_missing_preset_config_and_conversion_of_units(tmp_path):
+    src = tmp_path / "in.json"
+    _, noisy = track_file(src, fps=60.0)
+    kept = tmp_path / "kept.json"
+    proc = run("denoise", "--filter", "savgol", "--keep-missing", src, "-o", kept)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_array_equal(read_tracks(kept).tracks[0].keypoints[20:24, 9], noisy[20:24, 9])
+    assert "window_s 0.4 s" in proc.stdout and "delay for live use: 12 frame(s)" in proc.stdout  # 60 fps
+    config = tmp_path / "run.toml"
+    config.write_text('preset = "gait"\ncutoff = 8.0\n')
+    out = tmp_path / "gait.json"
+    proc = run("denoise", "--config", config, "--order", 2, src, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    recorded = json.loads((tmp_path / "gait.denoise.json").read_text())
+    assert recorded["filter"] == "butterworth" and recorded["filter_params"] == {"cutoff": 8.0, "order": 2}
+    assert recorded["reject"] == "hampel" and recorded["fps"] == 60.0
+    assert "outlier rejection hampel" in proc.stdout
+    proc = run("denoise", "--filter", "savgol", "--cutoff", 3, src, "-o", tmp_path / "x.json")
+    assert proc.returncode == 1 and proc.stderr.strip() == "error: --cutoff not used by --filter savgol"
+    proc = run("denoise", "--filter", "butterworth", "--cutoff", 40, src, "-o", tmp_path / "x.json")
+    assert proc.returncode == 1 and "half the frame rate (30 Hz)" in proc.stderr
+    assert not (tmp_path / "x.json").exists()
