@@ -125,3 +125,35 @@ def test_keep_missing_preset_config_and_conversion_of_units(tmp_path):
     proc = run("denoise", "--filter", "butterworth", "--cutoff", 40, src, "-o", tmp_path / "x.json")
     assert proc.returncode == 1 and "half the frame rate (30 Hz)" in proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_plot_swap_repair_and_model_layout_errors_from_the_cli(tmp_path):
+    src = tmp_path / "in.json"
+    track_file(src)
+    png = tmp_path / "joints.png"
+    proc = run(
+        "denoise", "--filter", "butterworth", "--repair-swaps", "--plot", png, "--plot-joints",
+        "left_wrist,right_knee", src, "-o", tmp_path / "out.csv",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert "plot of left_wrist, right_knee written to" in proc.stdout
+    assert "left/right swap repair, then filter butterworth" in proc.stdout
+    assert (tmp_path / "out.csv").read_text().startswith("frame,track_id,joint,x,y,score")  # converted
+    proc = run(
+        "denoise",
+        "--filter",
+        "savgol",
+        "--plot",
+        png,
+        "--plot-joints",
+        "tail",
+        src,
+        "-o",
+        tmp_path / "o.json",
+    )
+    assert proc.returncode == 1 and "--plot-joints: no joint 'tail'" in proc.stderr
+    body25 = tmp_path / "b25.npy"
+    np.save(body25, np.random.default_rng(0).uniform(0, 100, size=(12, 25, 2)))
+    proc = run("denoise", "--filter", "kalman", body25, "-o", tmp_path / "o.npy")
+    assert proc.returncode == 0 and "layout unnamed25" in proc.stdout  # filters need no joint names

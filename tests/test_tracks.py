@@ -215,7 +215,8 @@ def test_npy_with_nan_missing_joints(tmp_path):
     kp[2, 7] = np.nan
     src = tmp_path / "t.npy"
     np.save(src, kp.astype(np.float32))
-    tf = read_tracks(src)
+    assert read_tracks(src).layout == "unnamed25"  # BODY_25 or the 25-joint layout: not guessed
+    tf = read_tracks(src, layout="layout25")
     assert (tf.format, tf.layout) == ("npy", "layout25")
     tr = tf.tracks[0]
     assert not tr.present()[2, 7] and tr.present().sum() == 6 * 25 - 1
@@ -258,14 +259,14 @@ def write(tmp_path, name, content):
     "name, content, problem",
     [
         ("bad.json", "[{", "malformed JSON"),
-        ("k.json", [{"image_id": 1, "keypoints": [1.0, 2.0, 1.0] * 10}], "10 keypoints"),
+        ("k.json", [{"image_id": 1, "keypoints": []}], "triplets"),
         ("mix.json", coco_results([person(1)]) + coco_results([person(1, k=25)]), "earlier results have 17"),
         ("nan.json", '[{"image_id": 1, "keypoints": [NaN, 1, 0.9' + ", 1, 1, 1" * 16 + "]}]", "NaN"),
         ("str.json", [{"image_id": 1, "keypoints": ["a", 1, 1] * 17}], "non-numeric"),
         ("dict.json", {"foo": 1}, "not a COCO"),
         ("empty.json", [], "no detections"),
         ("cols.csv", "frame,x,y\n0,1,2\n", "missing column(s) joint"),
-        ("idx.csv", "frame,joint,x,y\n0,0,1,2\n0,11,1,2\n", "pass the layout"),
+        ("idx.csv", "frame,joint,x,y\n0,-1,1,2\n0,11,1,2\n", "joint index out of range"),
         ("names.csv", "frame,joint,x,y\n0,nose,1,2\n0,tail,1,2\n", "unknown joint name"),
         ("file.txt", "hello", "unsupported file type"),
     ],
@@ -284,8 +285,9 @@ def test_bad_arrays_and_missing_file(tmp_path):
     with pytest.raises(InputError, match=r"expected \(T, K, 2\)"):
         read_tracks(tmp_path / "flat.npy")
     np.save(tmp_path / "k.npy", np.zeros((5, 12, 2)))
-    with pytest.raises(InputError, match="12 keypoints"):
-        read_tracks(tmp_path / "k.npy")
+    assert read_tracks(tmp_path / "k.npy").layout == "unnamed12"  # any count, for the filters
+    with pytest.raises(InputError, match="12 keypoints per person, but layout 'coco17' has 17"):
+        read_tracks(tmp_path / "k.npy", layout="coco17")
     bad = np.ones((3, 17, 3))
     bad[1, 2, 0] = np.nan  # NaN coordinate with a positive score
     np.save(tmp_path / "nan.npy", bad)
@@ -296,10 +298,14 @@ def test_bad_arrays_and_missing_file(tmp_path):
         read_tracks(tmp_path / "junk.npz")
 
 
-def test_writing_another_format_is_refused(tmp_path):
+def test_writing_another_suffix_converts(tmp_path):
     src = write(tmp_path, "r.json", coco_results([person(2)]))
-    with pytest.raises(InputError, match=r"must be a \.json file"):
-        write_tracks(read_tracks(src), tmp_path / "r.csv")
+    write_tracks(read_tracks(src), tmp_path / "r.csv")
+    table = read_tracks(tmp_path / "r.csv")
+    assert (table.format, table.layout) == ("csv", "coco17")
+    np.testing.assert_allclose(table.tracks[0].keypoints, read_tracks(src).tracks[0].keypoints)
+    with pytest.raises(InputError, match="convert to .csv or .json"):
+        write_tracks(read_tracks(src), tmp_path / "r.npy")
 
 
 def test_breaks_at_body_jumps_and_long_gaps():

@@ -525,6 +525,22 @@ def denoise(
         RejectName | None,
         typer.Option("--reject", help="Outlier rejection before the filter or model (default: none)."),
     ] = None,
+    repair_swaps: Annotated[
+        bool | None,
+        typer.Option(
+            "--repair-swaps/--no-repair-swaps",
+            help="First swap left/right pairs back where the other assignment fits the motion much better "
+            "(before --reject, the filter or the model). Default: off.",
+            show_default=False,
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also draw chosen joints before and after to this image (.png).")
+    ] = None,
+    plot_joints: Annotated[
+        str | None,
+        typer.Option(help="Joints to plot, comma-separated names (default: wrists and ankles)."),
+    ] = None,
     preset: Annotated[
         str | None,
         typer.Option(help=f"Filter settings for a kind of motion: {', '.join(PRESETS)} (see above)."),
@@ -596,6 +612,7 @@ def denoise(
         "filter": filter.value if filter else None,
         "reject": reject.value if reject else None,
         "preset": preset,
+        "repair_swaps": repair_swaps,
         "min_score": min_score,
         "fill_missing": fill_missing,
         "layout": layout,
@@ -625,7 +642,7 @@ def denoise(
     checkpoint, input_path = (None, paths[0]) if chosen is not None else (paths[0], paths[1])
     general = {
         k: options[k]
-        for k in ("min_score", "fill_missing", "layout", "jump", "max_gap", "fps")
+        for k in ("min_score", "fill_missing", "layout", "jump", "max_gap", "fps", "repair_swaps")
         if k in options
     }
     with ProgressView() as view:
@@ -642,6 +659,8 @@ def denoise(
             stride=stride,
             batch_size=batch_size,
             progress=view.stage,
+            plot=plot,
+            plot_joints=[j.strip() for j in plot_joints.split(",")] if plot_joints else None,
             **general,
         )
     for line in summary.lines():

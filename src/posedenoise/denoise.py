@@ -38,10 +38,12 @@ import numpy as np
 import torch
 
 from posedenoise import fileio, filters
-from posedenoise.errors import PoseDenoiseError
+from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
-from posedenoise.layout import JOINTS, SOURCE_LAYOUTS
+from posedenoise.layout import JOINTS, SOURCE_LAYOUTS, model_layout_problem
 from posedenoise.noise import GRID, WINDOW
+from posedenoise.swaps import repair_swaps as swap_repair
+from posedenoise.swaps import swap_back, swap_groups
 from posedenoise.tracks import PersonTrack, layout25, read_tracks, segments, track_breaks, write_tracks
 
 MIN_SMOOTH_FRAMES = 3  # below this a smoother has nothing to work with
@@ -76,6 +78,7 @@ class DenoiseSummary:
     jitter_before: float = float("nan")  # mean |second difference| (px/frame^2) of the input
     jitter_after: float = float("nan")  # the same of the output
     rejected: int = 0  # joint-frames replaced by outlier rejection
+    swaps: list[dict[str, Any]] = field(default_factory=list)  # {"track", "group", "frames"} swapped back
     fps: float | None = None  # frame rate the filter used
     settings: dict[str, Any] = field(default_factory=dict)  # method and parameters, as recorded
     notes: list[str] = field(default_factory=list)
@@ -105,6 +108,11 @@ class DenoiseSummary:
             f"{self.missing_joints} joint-frames below score {self.min_score} treated as missing, {state}"
             + (f" ({self.filled_joints} filled)" if self.fill_missing else "")
         )
+        for s in self.swaps:
+            out.append(
+                f"track {s['track']}: left/right swaps of the {s['group']} body repaired at frame(s) "
+                f"{_ranges(s['frames'])}"
+            )
         if self.rejected:
             out.append(f"{self.rejected} joint-frames replaced as outliers by their window's median")
         if self.passthrough:
@@ -300,6 +308,9 @@ def denoise_file(
     stride: int = 1,
     batch_size: int = 64,
     fps: float | None = None,
+    repair_swaps: bool = False,
+    plot: str | Path | None = None,
+    plot_joints: list[str] | None = None,
     sidecar: bool = True,
     progress: ProgressFn | None = None,
 ) -> DenoiseSummary:
@@ -317,6 +328,9 @@ def denoise_file(
         sharpest, and what experiment 2 trained with).
     stride: 1 = a window at every frame; 2 to 5 = fewer windows (faster, fewer estimates to average).
     fps: frame rate for the filters (default: the file's, else 30).
+    plot: also draw `plot_joints` (names or numbers; default wrists and ankles) of the longest track
+        before and after, to this image file.
+    repair_swaps: first put back left/right swaps (`posedenoise.swaps`), before rejection, filter or model.
     sidecar: also write the method and its parameters to `settings_path(output)` (JSON).
     """
     if sum(x is not None for x in (checkpoint, filter, model)) != 1:
@@ -349,9 +363,19 @@ def denoise_file(
         if fps is not None:
             filters.check(reject, rejection, fps)
         method = f"outlier rejection {filters.describe(reject, rejection)}, then {method}"
+    if repair_swaps:
+        method = f"left/right swap repair, then {method}"
 
     track_file = read_tracks(input, layout=layout)
     names, mapping = SOURCE_LAYOUTS[track_file.layout]
+    if plot is not None:
+        from posedenoise.track_plot import choose_joints
+
+        shown_joints = choose_joints(names, plot_joints)  # unknown names fail before any work
+    if filter is None:
+        problem = model_layout_problem(track_file.layout)
+        if problem is not None:
+            raise InputError(input, problem)
     summary = DenoiseSummary(
         input=str(input),
         output=str(output),
@@ -396,6 +420,7 @@ def denoise_file(
         "filter_params": params,
         "reject": reject,
         "reject_params": rejection,
+        "repair_swaps": repair_swaps,
         "model": method if filter is None else None,
         "fps": fps,
         "min_score": min_score,
@@ -449,11 +474,21 @@ def denoise_file(
             summary.splits.append(
                 {"track": track.track_id, "frame": br.frame, "reason": br.reason, "amount": br.amount}
             )
-        keypoints = track.keypoints.copy()
-        summary.missing_joints += int((~present[:, handled]).sum())
         source = track
-        if reject is not None:
-            source = replace(track, keypoints=track.keypoints.copy())
+        if reject is not None or repair_swaps:
+            source = replace(track, keypoints=track.keypoints.copy(), scores=track.scores.copy())
+        if repair_swaps:
+            for s, e in segments(len(track), breaks):
+                repaired, swapped = swap_repair(track.keypoints[s:e], present[s:e], names)
+                source.keypoints[s:e] = repaired
+                source.scores[s:e] = swap_back(track.scores[s:e], swapped, names)
+                for g, group in enumerate(swap_groups(names)):
+                    if swapped[:, g].any():
+                        frames = track.frames[s:e][swapped[:, g]].tolist()
+                        summary.swaps.append({"track": track.track_id, "group": group.name, "frames": frames})
+            present = source.present(min_score)
+        keypoints = source.keypoints.copy()  # the output: as read (swaps repaired), then estimates
+        summary.missing_joints += int((~present[:, handled]).sum())
         for s, e in segments(len(track), breaks):
             summary.segments += 1
             first, last = int(track.frames[s]), int(track.frames[e - 1])
@@ -470,7 +505,7 @@ def denoise_file(
             else:
                 if reject is not None:
                     pos = track.frames[s:e] - track.frames[s]
-                    seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
+                    seen = np.where(present[s:e, :, None], source.keypoints[s:e], np.nan)
                     cleaned, replaced = filters.reject_outliers(
                         reject, dense_piece(track.frames[s:e], seen, np.nan), fps, **rejection
                     )
@@ -502,7 +537,27 @@ def denoise_file(
     write_tracks(track_file.with_keypoints(new_keypoints), output)
     if sidecar:
         fileio.write_json(settings_path(output), _json_safe(summary.settings))
+    if plot is not None and track_file.tracks:
+        from posedenoise.track_plot import plot_joints as draw
+
+        longest = max(range(len(track_file.tracks)), key=lambda i: len(track_file.tracks[i]))
+        track = track_file.tracks[longest]
+        title = f"{Path(input).name}, track {track.track_id}: {method}"
+        draw(plot, track.frames, track.keypoints, new_keypoints[longest], names, shown_joints, title)
+        summary.notes.append(f"plot of {', '.join(names[j] for j in shown_joints)} written to {plot}")
     return summary
+
+
+def _ranges(frames: list[int]) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    parts, start = [], None
+    for i, f in enumerate(frames):
+        if start is None:
+            start = f
+        if i + 1 == len(frames) or frames[i + 1] != f + 1:
+            parts.append(f"{start}-{f}" if f != start else f"{f}")
+            start = None
+    return ", ".join(parts)
 
 
 def settings_path(output: str | Path) -> Path:

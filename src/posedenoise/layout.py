@@ -114,6 +114,65 @@ BLAZEPOSE33: tuple[str, ...] = (
 )
 
 
+# OpenPose BODY_25 (its pose_keypoints_2d order).
+BODY25: tuple[str, ...] = (
+    "nose",
+    "neck",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "mid_hip",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "right_eye",
+    "left_eye",
+    "right_ear",
+    "left_ear",
+    "left_big_toe",
+    "left_small_toe",
+    "left_heel",
+    "right_big_toe",
+    "right_small_toe",
+    "right_heel",
+)
+
+# OpenPose COCO-18: BODY_25 without mid_hip and feet.
+COCO18: tuple[str, ...] = tuple(n for n in BODY25[:19] if n != "mid_hip")
+
+# Halpe-26 (AlphaPose, rtmlib): COCO-17, then head, neck, hip centre and the feet.
+HALPE26: tuple[str, ...] = COCO17 + (
+    "head",
+    "neck",
+    "hip",
+    "left_big_toe",
+    "right_big_toe",
+    "left_small_toe",
+    "right_small_toe",
+    "left_heel",
+    "right_heel",
+)
+
+# One hand, 21 keypoints (OpenPose / COCO-WholeBody order): the wrist, then four per finger from the palm.
+FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+HAND21: tuple[str, ...] = ("wrist",) + tuple(f"{f}{i}" for f in FINGERS for i in range(1, 5))
+
+# COCO-WholeBody: COCO-17 body, 6 foot, 68 face, 21 left-hand and 21 right-hand keypoints.
+WHOLEBODY133: tuple[str, ...] = (
+    COCO17
+    + ("left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel")
+    + tuple(f"face_{i}" for i in range(68))
+    + tuple(f"left_hand_{n}" for n in HAND21)
+    + tuple(f"right_hand_{n}" for n in HAND21)
+)
+
+
 def _mapping(source: tuple[str, ...], aliases: dict[str, str] | None = None) -> np.ndarray:
     aliases = aliases or {}
     index = {aliases.get(name, name): i for i, name in enumerate(source)}
@@ -125,12 +184,71 @@ COCO17_TO_25 = _mapping(COCO17)
 PENN13_TO_25 = _mapping(PENN13, aliases={"head": "nose"})
 BLAZEPOSE33_TO_25 = _mapping(BLAZEPOSE33)
 
+# The big toe stands in for MediaPipe's foot index (both are the tip of the foot).
+_FEET = {"left_big_toe": "left_foot_index", "right_big_toe": "right_foot_index"}
+BODY25_TO_25 = _mapping(BODY25, aliases=_FEET)
+COCO18_TO_25 = _mapping(COCO18)
+HALPE26_TO_25 = _mapping(HALPE26, aliases=_FEET)
+# MediaPipe's pinky and index landmarks are the knuckles of those fingers, its thumb the thumb's second joint.
+WHOLEBODY133_TO_25 = _mapping(
+    WHOLEBODY133,
+    aliases={
+        **_FEET,
+        **{f"{side}_hand_pinky_finger1": f"{side}_pinky" for side in ("left", "right")},
+        **{f"{side}_hand_forefinger1": f"{side}_index" for side in ("left", "right")},
+        **{f"{side}_hand_thumb2": f"{side}_thumb" for side in ("left", "right")},
+    },
+)
+HAND21_TO_25 = np.full(NUM_JOINTS, -1, dtype=np.int64)  # a hand alone holds none of the body's joints
+
 SOURCE_LAYOUTS: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
     "coco17": (COCO17, COCO17_TO_25),
     "penn13": (PENN13, PENN13_TO_25),
     "blazepose33": (BLAZEPOSE33, BLAZEPOSE33_TO_25),
     "layout25": (JOINTS, np.arange(NUM_JOINTS, dtype=np.int64)),
+    "body25": (BODY25, BODY25_TO_25),
+    "coco18": (COCO18, COCO18_TO_25),
+    "halpe26": (HALPE26, HALPE26_TO_25),
+    "wholebody133": (WHOLEBODY133, WHOLEBODY133_TO_25),
+    "hand21": (HAND21, HAND21_TO_25),
 }
+
+# Keypoint counts that name their layout; 25 does not (OpenPose BODY_25 or this package's layout), and any
+# other count is read as unnamed keypoints, which the classic filters smooth but a model cannot map.
+LAYOUT_OF_COUNT: dict[int, str] = {
+    13: "penn13",
+    17: "coco17",
+    18: "coco18",
+    21: "hand21",
+    26: "halpe26",
+    33: "blazepose33",
+    133: "wholebody133",
+}
+AMBIGUOUS_COUNTS: dict[int, tuple[str, ...]] = {25: ("body25", "layout25")}
+
+
+def unnamed_layout(k: int) -> str:
+    """The layout of K keypoints whose names are not known: registered on first use, maps to nothing."""
+    name = f"unnamed{k}"
+    if name not in SOURCE_LAYOUTS:
+        SOURCE_LAYOUTS[name] = (tuple(f"keypoint_{i}" for i in range(k)), np.full(NUM_JOINTS, -1, np.int64))
+    return name
+
+
+def model_layout_problem(layout: str) -> str | None:
+    """Why a model cannot take keypoints of `layout` (None: it can)."""
+    names, mapping = SOURCE_LAYOUTS[layout]
+    k = len(names)
+    if layout.startswith("unnamed"):
+        if k in AMBIGUOUS_COUNTS:
+            options = " or ".join(f"--layout {n}" for n in AMBIGUOUS_COUNTS[k])
+            could_be = " or ".join(AMBIGUOUS_COUNTS[k])
+            return f"{k} keypoints per person could be {could_be}: name the layout with {options}"
+        return f"{k} keypoints per person is no layout a model knows; give --layout, or use --filter"
+    if not (mapping >= 0).any():
+        return f"layout {layout} holds none of the joints a model knows; use --filter"
+    return None
+
 
 # Report groups of Tables 3-4, in table order.
 GROUPS: dict[str, tuple[int, ...]] = {

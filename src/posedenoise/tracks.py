@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,9 @@ import pandas as pd
 
 from posedenoise import fileio
 from posedenoise.errors import InputError
-from posedenoise.layout import NUM_JOINTS, SOURCE_LAYOUTS, to_layout25
+from posedenoise.layout import NUM_JOINTS, SOURCE_LAYOUTS, to_layout25, unnamed_layout
 
 FORMATS: tuple[str, ...] = ("coco", "mmpose", "csv", "npy", "npz")
-LAYOUT_OF_COUNT = {17: "coco17", 25: "layout25", 33: "blazepose33"}
 SUFFIXES = {"coco": ".json", "mmpose": ".json", "csv": ".csv", "npy": ".npy", "npz": ".npz"}
 TRACK_COLUMNS = ("track_id", "person", "person_id", "track")
 ARRAY_KEYS = ("keypoints", "coords", "poses")
@@ -136,7 +136,16 @@ def read_tracks(
     if not path.exists():
         raise InputError(path, "file not found")
     if path.is_dir():
-        raise InputError(path, "is a folder, expected a pose file (.json, .csv, .npy or .npz)")
+        from posedenoise import formats
+
+        if not any(p.name.endswith("_keypoints.json") for p in path.iterdir()):
+            raise InputError(
+                path,
+                "is a folder without OpenPose *_keypoints.json files; expected a pose file or such a folder",
+            )
+        if layout is not None and layout not in SOURCE_LAYOUTS:
+            raise InputError(path, f"unknown layout {layout!r}; choose one of {', '.join(SOURCE_LAYOUTS)}")
+        return formats.read_openpose(path, layout, min_iou, max_age)
     if layout is not None and layout not in SOURCE_LAYOUTS:
         raise InputError(path, f"unknown layout {layout!r}; choose one of {', '.join(SOURCE_LAYOUTS)}")
     suffix = path.suffix.lower()
@@ -150,14 +159,9 @@ def read_tracks(
 
 
 def _layout_for(path: Path, k: int, layout: str | None) -> str:
-    if layout is not None:
-        expected = len(SOURCE_LAYOUTS[layout][0])
-        if k != expected:
-            raise InputError(path, f"{k} keypoints per person, but layout {layout!r} has {expected}")
-        return layout
-    if k not in LAYOUT_OF_COUNT:
-        raise InputError(path, f"{k} keypoints per person; expected 17 (COCO), 25 or 33 (BlazePose)")
-    return LAYOUT_OF_COUNT[k]
+    from posedenoise.formats import layout_of
+
+    return layout_of(path, k, layout)
 
 
 def _number(value: Any) -> float:
@@ -197,6 +201,13 @@ def _parse_json(path: Path, text: str) -> Any:
 def _read_json(path: Path, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
     text = _load_text(path)
     doc = _parse_json(path, text)
+    from posedenoise import formats
+
+    other = formats.sniff(doc)
+    if other is not None:
+        track_file = formats.read_json(path, doc, other, layout, min_iou, max_age)
+        track_file.json_indent = None if "\n" not in text.strip() else 2
+        return track_file
     if isinstance(doc, dict) and "instance_info" in doc:
         track_file = _read_mmpose(path, doc, layout, min_iou, max_age)
     elif isinstance(doc, list) or (
@@ -445,18 +456,16 @@ def _read_csv(path: Path, layout: str | None, min_iou: float, max_age: int) -> T
     if pd.api.types.is_integer_dtype(joints):
         index = joints.to_numpy(dtype=np.int64)
         if layout is None:
-            k = int(index.max()) + 1
-            if k not in LAYOUT_OF_COUNT:
-                raise InputError(
-                    path, f"joint indices go up to {k - 1}; pass the layout (17, 25 or 33 joints) explicitly"
-                )
-            layout = LAYOUT_OF_COUNT[k]
+            layout = _layout_for(path, int(index.max()) + 1, None)
         if index.min() < 0 or index.max() >= len(SOURCE_LAYOUTS[layout][0]):
             raise InputError(path, f"joint index out of range for layout {layout!r}")
     else:
         names = joints.astype(str).to_numpy()
         used = set(names.tolist())
-        candidates = [layout] if layout is not None else ["coco17", "layout25", "blazepose33"]
+        candidates = [layout] if layout is not None else [n for n in SOURCE_LAYOUTS if "unnamed" not in n]
+        numbered = [re.fullmatch(r"keypoint_(\d+)", n) for n in used]
+        if layout is None and all(numbered):  # as written for keypoints of no known layout
+            candidates = [unnamed_layout(max(int(m.group(1)) for m in numbered) + 1)]
         layout = next((c for c in candidates if used <= set(SOURCE_LAYOUTS[c][0])), None)
         if layout is None:
             unknown = sorted(used - set(SOURCE_LAYOUTS[candidates[-1]][0]))[:5]
@@ -810,8 +819,14 @@ def write_tracks(track_file: TrackFile, path: str | Path) -> None:
     """Write `track_file` in its own format: the source with each record's x, y replaced. Atomic."""
     path = Path(path)
     fmt = track_file.format
-    if path.suffix.lower() != SUFFIXES[fmt]:
-        raise InputError(path, f"output must be a {SUFFIXES[fmt]} file, like the input ({fmt} format)")
+    from posedenoise import formats
+
+    if fmt in formats.FORMATS and (fmt == "openpose" or path.suffix.lower() == ".json"):
+        formats.write(track_file, path)
+        return
+    if path.suffix.lower() != SUFFIXES.get(fmt, ".json"):
+        formats.write_converted(track_file, path)  # another suffix: convert (CSV or COCO results JSON)
+        return
     if fmt in ("coco", "mmpose"):
         doc = _updated_document(track_file)
         fileio.write_text(path, json.dumps(doc, indent=track_file.json_indent) + "\n")

@@ -134,10 +134,16 @@ def _is_table(path: Path) -> bool:
 
 def load_pose_file(path: str | Path) -> Iterator[Track]:
     """One `Track` per person track of a file `posedenoise.tracks.read_tracks` reads."""
+    from posedenoise.layout import model_layout_problem
     from posedenoise.tracks import layout25, read_tracks
 
     path = Path(path)
     track_file = read_tracks(path)
+    problem = model_layout_problem(track_file.layout)
+    if problem is not None:  # training needs the joints' names; 25 keypoints could be two layouts
+        raise InputError(
+            path, f"{problem.split(':')[0]}; give the file a 'layout' field (JSON) or joint names (CSV)"
+        )
     fps = track_file.fps or DEFAULT_FPS
     for person in track_file.tracks:
         coords, present = layout25(person, track_file.layout)
