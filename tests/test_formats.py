@@ -110,7 +110,10 @@ def test_openpose_folders_several_people(tmp_path, layout, names):
     for p in range(2):
         assert mean_error(read_back[p].keypoints, clean[p]) < 0.8 * mean_error(noisy[p], clean[p])
     assert (tmp_path / "smoothed.denoise.json").exists()
-    with pytest.raises(InputError, match="folder"):
+    write_tracks(read_tracks(src), tmp_path / "all.csv")  # a folder in, one table out
+    table = read_tracks(tmp_path / "all.csv")
+    assert (table.format, table.layout, len(table.tracks)) == ("csv", layout, 2)
+    with pytest.raises(InputError, match="convert to .csv or .json"):
         write_tracks(read_tracks(src), tmp_path / "one.json.bak")
 
 

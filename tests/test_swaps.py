@@ -12,14 +12,11 @@ from posedenoise.swaps import repair_swaps, swap_back, swap_groups
 from posedenoise.tracks import read_tracks
 
 REPO = Path(__file__).resolve().parents[1]
+# the real MediaPipe sample: in the repository's examples if it ships there, else beside the repository
 REAL = next(
-    (
-        p
-        for p in (
-            REPO / "examples" / "data" / "sports2d_demo_raw.json",
-            REPO.parent / "shared/data/real/sports2d_demo_raw.json",
-        )
-        if p.exists()
+    iter(
+        sorted((REPO / "examples").rglob("sports2d_demo_raw.json"))
+        + [p for p in [REPO.parent / "shared/data/real/sports2d_demo_raw.json"] if p.exists()]
     ),
     None,
 )

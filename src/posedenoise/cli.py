@@ -512,7 +512,8 @@ def denoise(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="[CHECKPOINT] INPUT", help="A trained model (run folder or .pt), then your tracks."
+            metavar="[CHECKPOINT] INPUT",
+            help="A trained model (run folder or .pt), then your tracks (a pose file or an OpenPose folder).",
         ),
     ],
     output: Annotated[
@@ -565,7 +566,11 @@ def denoise(
         ),
     ] = None,
     layout: Annotated[
-        str | None, typer.Option(help="Force the layout: coco17, layout25, blazepose33.")
+        str | None,
+        typer.Option(
+            help="Name the layout: coco17, coco18, body25, layout25, halpe26, blazepose33, wholebody133, "
+            "hand21, penn13 (25 keypoints must be named for a model)."
+        ),
     ] = None,
     jump: Annotated[
         float | None,

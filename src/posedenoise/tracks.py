@@ -462,7 +462,11 @@ def _read_csv(path: Path, layout: str | None, min_iou: float, max_age: int) -> T
     else:
         names = joints.astype(str).to_numpy()
         used = set(names.tolist())
-        candidates = [layout] if layout is not None else [n for n in SOURCE_LAYOUTS if "unnamed" not in n]
+        # the smallest named layout holding every name (names map joints the same in any of them)
+        named = sorted(
+            (n for n in SOURCE_LAYOUTS if "unnamed" not in n), key=lambda n: len(SOURCE_LAYOUTS[n][0])
+        )
+        candidates = [layout] if layout is not None else named
         numbered = [re.fullmatch(r"keypoint_(\d+)", n) for n in used]
         if layout is None and all(numbered):  # as written for keypoints of no known layout
             candidates = [unnamed_layout(max(int(m.group(1)) for m in numbered) + 1)]
@@ -821,7 +825,8 @@ def write_tracks(track_file: TrackFile, path: str | Path) -> None:
     fmt = track_file.format
     from posedenoise import formats
 
-    if fmt in formats.FORMATS and (fmt == "openpose" or path.suffix.lower() == ".json"):
+    own_kind = not path.suffix if fmt == "openpose" else path.suffix.lower() == ".json"
+    if fmt in formats.FORMATS and own_kind:  # OpenPose: a folder; the others: JSON
         formats.write(track_file, path)
         return
     if path.suffix.lower() != SUFFIXES.get(fmt, ".json"):
