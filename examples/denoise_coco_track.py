@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from posedenoise.denoise import denoise_file  # noqa: E402
+from posedenoise.filter_options import FILTERS  # noqa: E402
 from posedenoise.layout import COCO17, SOURCE_LAYOUTS  # noqa: E402
-from posedenoise.smoothers import SMOOTHERS  # noqa: E402
 from posedenoise.tracks import read_tracks  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, help="COCO keypoint results JSON (default: a synthetic track)")
     parser.add_argument("--checkpoint", type=Path, help="a trained model (run folder or .pt) to compare")
-    parser.add_argument("--filter", choices=SMOOTHERS, default="savgol", help="classic smoother")
+    parser.add_argument("--filter", choices=FILTERS, default="savgol", help="classic filter")
     parser.add_argument("--joint", default="left_wrist", help="joint to plot (a name of the file's layout)")
     parser.add_argument("--track", type=int, default=0, help="which person (index in the file)")
     parser.add_argument("--min-score", type=float, default=0.3, help="lower scores count as missing")
