@@ -118,6 +118,30 @@ def test_training_an_existing_run_needs_resume(workdir):
     assert_one_line_error(proc, "--resume")
 
 
+def test_model_options_reach_the_run_and_its_checkpoint(workdir, tmp_path):
+    options = ["zero_init=true", "interval=1", "dropout=0", "embed_dim=16", "heads=2", "ffn=16"]
+    proc = run(
+        "train", "--model", "deciwatch", "--shift", 1, "--experiment", 2, "--limit", 16, "--max-epochs", 1,
+        *[arg for option in options for arg in ("--model-option", option)],
+        "--data", workdir / "data", "--runs", tmp_path / "runs",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "deciwatch" / "1.2"
+    expected = {"zero_init": True, "interval": 1, "dropout": 0.0, "embed_dim": 16, "heads": 2, "ffn": 16}
+    assert json.loads((run_dir / "config.json").read_text())["model_options"] == expected
+    proc = run("evaluate", run_dir, "--data", workdir / "data", "--limit", 8, "--output", tmp_path / "e.json")
+    assert proc.returncode == 0, proc.stderr
+    for bad, fragment in (
+        (["--model", "deciwatch", "--model-option", "zero_init=maybe"], "zero_init"),
+        (["--model", "conv3d", "--model-option", "zero_init=true"], "zero_init"),
+        (["--model", "conv3d", "--model-option", "oops"], "KEY=VALUE"),
+        (["--all", "--model-option", "zero_init=true"], "--model"),
+    ):
+        assert_one_line_error(
+            run("train", *bad, "--data", workdir / "data", "--runs", tmp_path / "r"), fragment
+        )
+
+
 def test_denoise_with_a_smoother_writes_the_same_format(tmp_path):
     t = np.arange(40)
     records = []

@@ -245,6 +245,18 @@ def _noise_options(pairs: list[str] | None) -> dict:
     return options
 
 
+def _model_options(model: str, pairs: list[str] | None) -> dict:
+    from posedenoise.models import parse_model_options
+
+    raw = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise PoseDenoiseError(f"--model-option expects KEY=VALUE, got {pair!r}")
+        raw[key.strip()] = value
+    return parse_model_options(model, raw)
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -283,6 +295,13 @@ def train(
     noise_option: Annotated[
         list[str] | None, typer.Option(help="Realistic-noise rate override KEY=VALUE (repeatable).")
     ] = None,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Model option KEY=VALUE (repeatable), e.g. zero_init=true for deciwatch; recorded in "
+            "the run's config (README: Model options)."
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an unfinished run from its last.pt.")] = False,
     init_from: Annotated[Path | None, typer.Option(help="Checkpoint to fine-tune from.")] = None,
     data: DataOpt = Path("data/prepared"),
@@ -291,8 +310,11 @@ def train(
     """Train one run (runs/<model>/<k>.<y>/), or the whole grid with --all."""
     from posedenoise.train import TrainConfig, fit, fit_grid
 
+    if model_option and model is None:
+        raise PoseDenoiseError("--model-option needs --model (options differ between models)")
     template = TrainConfig(
         model=model.value if model else "conv3d",
+        model_options=_model_options(model.value, model_option) if model else {},
         shift=shift,
         experiment=experiment,
         max_epochs=max_epochs,

@@ -71,6 +71,38 @@ def model_options(name: str) -> dict[str, object]:
     return {f.name: f.default for f in dataclasses.fields(_entry(name).config)}
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def parse_model_options(name: str, pairs: dict[str, str]) -> dict[str, object]:
+    """Options of model `name` given as text (`--model-option KEY=VALUE`), converted to the type of each
+    option's default (bool: true/false, yes/no, on/off, 1/0)."""
+    valid = model_options(name)
+    unknown = sorted(set(pairs) - set(valid))
+    if unknown:
+        raise PoseDenoiseError(
+            f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid options: "
+            f"{', '.join(valid) if valid else 'none'}"
+        )
+    options: dict[str, object] = {}
+    for key, text in pairs.items():
+        kind = type(valid[key])
+        value = text.strip()
+        if kind is bool:
+            if value.lower() not in _TRUE + _FALSE:
+                raise PoseDenoiseError(f"model option {key} of {name!r}: {text!r} is not true or false")
+            options[key] = value.lower() in _TRUE
+            continue
+        try:
+            options[key] = kind(value) if kind in (int, float) else value
+        except ValueError:
+            raise PoseDenoiseError(
+                f"model option {key} of {name!r}: {text!r} is not {'an' if kind is int else 'a'} "
+                f"{'integer' if kind is int else 'number'}"
+            ) from None
+    return options
+
+
 def create_model(name: str, **options) -> nn.Module:
     """Build model `name` with `options` overriding its config defaults (weights Glorot-initialised from
     torch's global RNG: seed with `torch.manual_seed` for reproducible weights)."""
@@ -183,6 +215,7 @@ __all__ = [
     "model_info",
     "model_options",
     "model_summaries",
+    "parse_model_options",
     "predict_coords",
     "predict_heatmaps",
     "register_model",

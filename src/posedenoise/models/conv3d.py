@@ -21,12 +21,18 @@ from posedenoise.models.inference import chunked_inference
 class Conv3dConfig:
     joints: int = 25  # input and output channels: one heatmap per joint
     kernel_size: int = 5  # in time, height and width; odd so that padding kernel_size // 2 keeps the shape
+    # Start as the identity function (each joint's kernel a unit tap at the centre of its own map, every
+    # other weight zero) instead of the chapter's Glorot draw, whose cross-joint weights put every joint's
+    # blob into every other joint's map and whose negative outputs give the ReLU no gradient to learn from.
+    identity_init: bool = False
 
     def __post_init__(self) -> None:
         if self.joints < 1 or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise PoseDenoiseError(
                 f"conv3d needs joints >= 1 and an odd kernel_size >= 1, got {self.joints}, {self.kernel_size}"
             )
+        if not isinstance(self.identity_init, bool):
+            raise PoseDenoiseError(f"conv3d identity_init must be true or false, got {self.identity_init!r}")
 
 
 class Conv3dDenoiser(nn.Module):
@@ -39,6 +45,12 @@ class Conv3dDenoiser(nn.Module):
             config.joints, config.joints, kernel_size=config.kernel_size, padding=config.kernel_size // 2
         )
         init_weights(self)
+        if config.identity_init:
+            with torch.no_grad():
+                centre = config.kernel_size // 2
+                self.conv.weight.zero_()  # (K, K, t, h, w)
+                for joint in range(config.joints):
+                    self.conv.weight[joint, joint, centre, centre, centre] = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return chunked_inference(self._forward, x)

@@ -49,6 +49,10 @@ class DeciWatchConfig:
     dropout: float = 0.1
     token_window: int = 5  # temporal kernel of the RecoverNet's Conv1d embedding (odd)
     mask_self: bool = True  # encoder frames may not attend to themselves (official behaviour)
+    # Zero the two output projections (DenoiseNet's and RecoverNet's), so that the untrained model returns
+    # its input pipeline exactly: the visible frames as given, the others linearly interpolated between
+    # them (with interval 1 every frame is visible: the identity function). Off: the chapter's Glorot init.
+    zero_init: bool = False
 
     def __post_init__(self) -> None:
         positive = dict(
@@ -65,6 +69,10 @@ class DeciWatchConfig:
             )
         if self.token_window % 2 == 0:
             raise PoseDenoiseError(f"deciwatch token_window must be odd, got {self.token_window}")
+        flags = dict(mask_self=self.mask_self, zero_init=self.zero_init)
+        bad_flags = [f"{k}={v!r}" for k, v in flags.items() if not isinstance(v, bool)]
+        if bad_flags:
+            raise PoseDenoiseError(f"deciwatch options must be true or false: {', '.join(bad_flags)}")
         if not 0.0 <= self.dropout < 1.0:
             raise PoseDenoiseError(f"deciwatch dropout must be in [0, 1), got {self.dropout}")
 
@@ -148,6 +156,13 @@ class DeciWatch(nn.Module):
         self.decoder_norm = nn.LayerNorm(C)
         self.decoder_unembed = nn.Linear(C, D)
         init_weights(self)
+        if config.zero_init:
+            # Both stages end in a residual (denoised = visible + proj(...), recovered = interp + proj(...)):
+            # zero projections make each stage its identity, and their weight gradients are not zero
+            # (they are the stage's features times the error), so training moves away from there at once.
+            for proj in (self.encoder_unembed, self.decoder_unembed):
+                nn.init.zeros_(proj.weight)
+                nn.init.zeros_(proj.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, T, K, H, W) noisy heatmaps -> (B, T, K, 2) coordinates in grid pixels
