@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from posedenoise import train as train_module
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.models import create_model, parse_model_options, predict_coords
@@ -139,3 +140,27 @@ def test_model_options_from_text():
             parse_model_options(name, pairs)
     with pytest.raises(PoseDenoiseError, match="true or false"):
         create_model("deciwatch", zero_init=1)
+
+
+def test_warmup_scales_the_learning_rate_over_the_first_steps(prepared_dir, monkeypatch):
+    """Linear warm-up counted in optimizer steps from epoch 1 (so a resumed epoch 2 continues it), on
+    top of the lr the schedule set for the epoch."""
+    ds = PreparedDataset.load(prepared_dir)
+    windows = TrainWindows(ds, Experiment(1, 2), seed=0, batch_size=4, limit=12)
+    assert len(windows) == 3
+    seen = []
+    monkeypatch.setattr(
+        train_module,
+        "train_step",
+        lambda model, optimizer, *a: seen.append(optimizer.param_groups[0]["lr"]) or torch.zeros(()),
+    )
+    model = create_model("conv3d", kernel_size=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for epoch in (1, 2, 3):
+        optimizer.param_groups[0]["lr"] = 1e-3 if epoch < 3 else 1e-4  # the schedule's lr for the epoch
+        train_module.train_one_epoch(model, optimizer, windows, epoch, warmup_steps=5)
+    expected = [1e-3 * s / 5 for s in (1, 2, 3, 4, 5)] + [1e-3] + [1e-4] * 3
+    assert seen == pytest.approx(expected)
+    seen.clear()
+    train_module.train_one_epoch(model, optimizer, windows, 1)  # no warm-up: the epoch's lr throughout
+    assert seen == pytest.approx([1e-4] * 3)

@@ -286,6 +286,9 @@ def train(
         ),
     ] = 0,
     lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-3,
+    warmup_steps: Annotated[
+        int, typer.Option(help="Linear learning-rate warm-up over the first N steps (0: none, the chapter).")
+    ] = 0,
     fixed_noise: Annotated[
         bool, typer.Option(help="One noise draw per training window, as the chapter.")
     ] = False,
@@ -324,6 +327,7 @@ def train(
         batch_size=batch_size,
         micro_batch_size=micro_batch,
         lr=lr,
+        warmup_steps=warmup_steps,
         fixed_noise=fixed_noise,
         init_from=str(init_from) if init_from else None,
         noise=noise.value,

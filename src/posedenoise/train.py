@@ -49,6 +49,9 @@ class TrainConfig:
     batch_size: int = 16  # chapter: 16
     micro_batch_size: int = 0  # windows per forward/backward, gradients summed to the batch; 0 = auto
     lr: float = 1e-3  # Adam learning rate
+    # linear learning-rate warm-up over the first optimizer steps (0: none, the chapter's recipe); a
+    # post-norm transformer (DeciWatch) at lr 1e-3 from the first step trains far worse (docs/fidelity.md)
+    warmup_steps: int = 0
     betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
     max_epochs: int = 50  # hard stop
     lr_patience: int = 5  # epochs without a new lowest val loss before lr *= lr_factor
@@ -170,13 +173,26 @@ def train_one_epoch(
     precision: str = "fp32",
     callback: Callback | None = None,
     micro_batch: int | None = None,
+    warmup_steps: int = 0,
 ) -> float:
-    """One pass over the training windows; returns the mean batch loss (averaged over ranks)."""
+    """One pass over the training windows; returns the mean batch loss (averaged over ranks).
+
+    With `warmup_steps`, the learning rate of the optimizer's groups (as set for this epoch) is scaled by
+    step / warmup_steps over the run's first steps; steps are counted from epoch 1, so a resumed run
+    warms up exactly as an uninterrupted one."""
     model.train()
     device = windows.device
     total, count = torch.zeros((), device=device), 0
     n_batches = len(windows)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    first_step = (epoch - 1) * n_batches  # optimizer steps taken before this epoch
     for i, batch in enumerate(windows.epoch(epoch)):
+        if warmup_steps and first_step + i < warmup_steps:
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base * (first_step + i + 1) / warmup_steps
+        elif warmup_steps:
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base
         loss = train_step(model, optimizer, batch, precision, micro_batch)
         total += loss
         count += 1
@@ -299,6 +315,8 @@ def fit(
     with the same seed ends (noise and order are seeded per epoch, RNG states are checkpointed)."""
     if config.model not in TRAINABLE_MODELS:
         raise PoseDenoiseError(f"--model must be one of {', '.join(TRAINABLE_MODELS)}, got {config.model!r}")
+    if config.warmup_steps < 0:
+        raise PoseDenoiseError(f"--warmup-steps must be 0 or positive, got {config.warmup_steps}")
     if config.precision not in ("fp32", "bf16"):
         raise PoseDenoiseError(f"--precision must be fp32 or bf16, got {config.precision!r}")
     noise_profile(config.noise, config.noise_options)  # an unknown profile or option fails here
@@ -455,7 +473,7 @@ def fit(
         if emit:
             emit({"event": "epoch_start", "epoch": epoch, "batches": len(windows), "lr": plateau.lr})
         train_loss = train_one_epoch(
-            train_model, optimizer, windows, epoch, config.precision, emit, micro_batch
+            train_model, optimizer, windows, epoch, config.precision, emit, micro_batch, config.warmup_steps
         )
         val_loss, val_pck = evaluate(
             model, val_inputs, dev, config.eval_batch_size, config.precision, rank=rank, world_size=world_size
