@@ -110,7 +110,7 @@ class DenoiseSummary:
         )
         for s in self.swaps:
             out.append(
-                f"track {s['track']}: left/right swaps of the {s['group']} body repaired at frame(s) "
+                f"track {s['track']}: left/right swap of the {s['group']} repaired at frame(s) "
                 f"{_ranges(s['frames'])}"
             )
         if self.rejected:

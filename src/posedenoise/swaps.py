@@ -5,9 +5,10 @@ seen from behind or the side), or the legs alone as they cross (OpenPose). A smo
 two sides into a body that does not exist, and a learned denoiser may or may not undo it. This step runs
 before either.
 
-For each group of left/right pairs (the upper body with the head and hands, and the lower body with the
-feet), every frame is either *as detected* or *swapped*. The repaired sequence is the one of least cost by
-dynamic programming (Viterbi) over the frames of the track:
+For each group of left/right pairs (the arms with the hands, the legs with the feet, the shoulders and
+hips, the head), every frame is either *as detected* or *swapped*: detectors invert a limb chain alone
+(OpenPose's crossing legs) or the whole body (every group at once). The repaired sequence is the one of
+least cost by dynamic programming (Viterbi) over the frames of the track:
 
     cost = sum over consecutive frames of the distance the group's joints move (px, over joints present in
            both) + `penalty` x body size x pairs, for each frame taken as swapped.
@@ -16,7 +17,9 @@ Keeping a swap costs the two jumps into and out of it (each about twice the left
 pair); repairing it costs the penalty on each swapped frame. So a swap is undone only when the other
 assignment moves the joints much less, and a person who turns round (the sides cross slowly, through a
 profile view where left and right are close) is left alone. Pairs are found by name (`left`/`right`), so
-any layout with named sides works; unnamed keypoints have no pairs and are left as they are.
+any layout with named sides works; unnamed keypoints have no pairs and are left as they are. Pairs closer
+together than the jitter (the eyes of a distant person) give too little evidence and stay as detected.
+A file written back keeps its scores where they were read; only the coordinates move.
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LOWER_BODY = re.compile(r"hip|knee|ankle|heel|toe|foot")
+# Group of a left/right joint by its name; anything else named left/right (eyes, ears, mouth) is the head.
+GROUP_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
+    ("legs", re.compile(r"knee|ankle|heel|toe|foot")),
+    ("arms", re.compile(r"elbow|wrist|hand|pinky|index|thumb|finger")),
+    ("torso", re.compile(r"shoulder|hip")),
+)
 PENALTY = 0.05  # per swapped frame, per pair, as a fraction of the body size
 
 
@@ -34,22 +42,23 @@ PENALTY = 0.05  # per swapped frame, per pair, as a fraction of the body size
 class SwapGroup:
     """Left/right pairs that swap together."""
 
-    name: str  # "upper" or "lower"
+    name: str  # "head", "torso", "arms" or "legs"
     left: np.ndarray  # (P,) keypoint indices of the left sides
     right: np.ndarray  # (P,) their right partners
 
 
 def swap_groups(names: tuple[str, ...] | list[str]) -> list[SwapGroup]:
-    """The left/right pairs of a layout by name, split into the upper and lower body."""
+    """The left/right pairs of a layout by name, in groups that swap together."""
     index = {n: i for i, n in enumerate(names)}
-    pairs: dict[str, list[tuple[int, int]]] = {"upper": [], "lower": []}
+    pairs: dict[str, list[tuple[int, int]]] = {"head": [], "torso": [], "arms": [], "legs": []}
     for i, name in enumerate(names):
-        if not re.search(r"left", name):
+        if "left" not in name:
             continue
         partner = index.get(name.replace("left", "right"))
         if partner is None:
             continue
-        pairs["lower" if LOWER_BODY.search(name) else "upper"].append((i, partner))
+        group = next((g for g, pattern in GROUP_PATTERNS if pattern.search(name)), "head")
+        pairs[group].append((i, partner))
     return [
         SwapGroup(g, np.array([a for a, _ in p], dtype=np.int64), np.array([b for _, b in p], dtype=np.int64))
         for g, p in pairs.items()
