@@ -562,7 +562,10 @@ def denoise(
         ),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option(help="Also draw chosen joints before and after to this image (.png).")
+        Path | None,
+        typer.Option(
+            help="Also draw chosen joints of the longest track before and after to this image (.png)."
+        ),
     ] = None,
     plot_joints: Annotated[
         str | None,

@@ -467,6 +467,7 @@ def denoise_file(
     new_keypoints = []
     done = 0
     jitter_in, jitter_out = [0.0, 0], [0.0, 0]
+    segment_starts: list[list[int]] = []  # per track, first index of each segment after the first
     for track in track_file.tracks:
         present = track.present(min_score)  # (T, K)
         breaks = track_breaks(track.frames, track.keypoints, present, jump=jump, max_gap=max_gap)
@@ -522,6 +523,7 @@ def denoise_file(
             if progress is not None:
                 progress("denoise", done, track_file.num_records)
         starts = [b.index for b in breaks]
+        segment_starts.append(starts)
         for acc, kp in ((jitter_in, track.keypoints), (jitter_out, keypoints)):
             total, count = filters.jitter(track.frames, kp[:, handled], starts)
             acc[0] += total
@@ -543,7 +545,10 @@ def denoise_file(
         longest = max(range(len(track_file.tracks)), key=lambda i: len(track_file.tracks[i]))
         track = track_file.tracks[longest]
         title = f"{Path(input).name}, track {track.track_id}: {method}"
-        draw(plot, track.frames, track.keypoints, new_keypoints[longest], names, shown_joints, title)
+        draw(
+            plot, track.frames, track.keypoints, new_keypoints[longest], names, shown_joints, title,
+            segment_starts[longest],
+        )  # fmt: skip
         summary.notes.append(f"plot of {', '.join(names[j] for j in shown_joints)} written to {plot}")
     return summary
 

@@ -37,8 +37,13 @@ def plot_joints(
     names: tuple[str, ...],
     joints: list[int],
     title: str,
+    segment_starts: list[int] | None = None,
 ) -> None:
-    """Draw x and y of `joints` over `frames`: before (dots) and after (line). before/after (T, K, 2)."""
+    """Draw x and y of `joints` over `frames`: before (dots) and after (line). before/after (T, K, 2).
+
+    The line is broken where a segment starts (`segment_starts`, indices) and across frames without a
+    detection, so that it never suggests smoothing between two people or over a gap.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display needed
@@ -47,6 +52,12 @@ def plot_joints(
     path = Path(path)
     if path.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise PoseDenoiseError(f"--plot {path}: expected a .png, .pdf or .svg file")
+    frames = np.asarray(frames)
+    cut = np.zeros(len(frames), dtype=bool)
+    cut[list(segment_starts or [])] = True
+    cut[1:] |= np.diff(frames) > 1
+    line_frames = np.insert(frames.astype(np.float64), np.flatnonzero(cut), np.nan)
+    line = np.insert(np.asarray(after, dtype=np.float64), np.flatnonzero(cut), np.nan, axis=0)
     fig, axes = plt.subplots(
         len(joints), 2, figsize=(11, 2.2 * len(joints) + 0.6), sharex=True, squeeze=False
     )
@@ -54,7 +65,7 @@ def plot_joints(
         for c, axis in enumerate("xy"):
             ax = axes[row, c]
             ax.plot(frames, before[:, j, c], ".", ms=3, color="0.55", label="before")
-            ax.plot(frames, after[:, j, c], "-", lw=1.4, color="C0", label="after")
+            ax.plot(line_frames, line[:, j, c], "-", lw=1.4, color="C0", label="after")
             ax.set_ylabel(f"{names[j]} {axis} (px)", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7, loc="best")
