@@ -6,7 +6,9 @@ Each input line is one person in one frame: `{"frame": 12, "track_id": 3, "keypo
 "scores": [...]}` (`track_id` and `scores` optional; any other field is kept). A line is printed as soon as
 its filter can report it: at once for One Euro (causal), `delay` frames later for the centred filters
 (printed once at the start on stderr); the frames still held back are printed when the input ends. One
-filter per track id, so several people can be interleaved in one stream.
+filter per track id, so several people can be interleaved in one stream. A person's lines are taken as
+consecutive frames: a frame in which they were not detected is simply not there (no time passes for
+their filter), so a stream with long gaps is better cut into tracks by the detector's tracker.
 """
 
 from __future__ import annotations
