@@ -165,6 +165,9 @@ def test_presets_config_and_command_line_in_that_order(tmp_path):
     config.write_text("cutof = 5\n")
     with pytest.raises(PoseDenoiseError, match="c.toml: unknown key 'cutof'"):
         load_config(config)
+    config.write_text('cutoff = "fast"\n')
+    with pytest.raises(PoseDenoiseError, match="c.toml: cutoff must be a number, got 'fast'"):
+        load_config(config)
     config.write_text("cutoff = [\n")
     with pytest.raises(PoseDenoiseError, match="c.toml: not valid TOML"):
         load_config(config)

@@ -151,6 +151,11 @@ def load_config(path: str | Path) -> dict[str, Any]:
                 raise InputError(path, f"{key} must be a {kind.__name__}, got {value!r}")
         elif key not in known:
             raise InputError(path, f"unknown key {key!r}")
+        elif isinstance(known[key].default, bool) != isinstance(value, bool) or not isinstance(
+            value, (bool, int, float)
+        ):
+            kind = "true or false" if isinstance(known[key].default, bool) else "a number"
+            raise InputError(path, f"{key} must be {kind}, got {value!r}")
     return dict(doc)
 
 
