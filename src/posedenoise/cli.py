@@ -538,13 +538,22 @@ def denoise(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="[CHECKPOINT] INPUT",
-            help="A trained model (run folder or .pt), then your tracks (a pose file or an OpenPose folder).",
+            metavar="[CHECKPOINT] INPUT...",
+            help="A trained model (run folder or .pt), then your tracks: pose files, OpenPose folders, "
+            "or folders of them.",
         ),
     ],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Where to write (INPUT's format).")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write (INPUT's format, or another suffix to convert); a folder for many inputs.",
+        ),
     ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Files denoised at once, in processes.")
+    ] = 1,
     filter: Annotated[
         FilterName | None, typer.Option("--filter", help="A classic filter instead of a model.")
     ] = None,
@@ -636,9 +645,8 @@ def denoise(
     n_sigmas: _param("n_sigmas", float) = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    from posedenoise.denoise import denoise_file
+    from posedenoise.denoise import denoise_file, is_openpose_folder, plan_outputs
     from posedenoise.filter_options import load_config, merge_options
-    from posedenoise.train import resolve_device
 
     if output is None:
         raise PoseDenoiseError("give the output file with -o OUTPUT")
@@ -669,36 +677,88 @@ def denoise(
     }
     options = merge_options(command_line, load_config(config) if config is not None else None)
     chosen = options.get("filter")
-    if chosen is None and len(paths) != 2:
+    if chosen is None and len(paths) < 2:
         raise PoseDenoiseError(f"give CHECKPOINT INPUT, or --filter {{{','.join(FILTERS)}}} INPUT")
-    if chosen is not None and len(paths) != 1:
+    if chosen is not None and any(p.suffix == ".pt" for p in paths):
         raise PoseDenoiseError("with --filter or --preset give only INPUT (no checkpoint)")
-    checkpoint, input_path = (None, paths[0]) if chosen is not None else (paths[0], paths[1])
+    checkpoint, inputs = (None, paths) if chosen is not None else (paths[0], paths[1:])
     general = {
         k: options[k]
         for k in ("min_score", "fill_missing", "layout", "jump", "max_gap", "fps", "repair_swaps")
         if k in options
     }
+    settings = dict(
+        checkpoint=checkpoint,
+        filter=chosen,
+        filter_params=options["filter_params"],
+        reject=options.get("reject"),
+        reject_params=options["reject_params"],
+        device=_model_device(device) if checkpoint is not None else device,  # filters run on numpy
+        sigma_in=sigma_in,
+        stride=stride,
+        batch_size=batch_size,
+        **general,
+    )
+    pairs = plan_outputs(inputs, output)
+    if len(inputs) == 1 and (not inputs[0].is_dir() or is_openpose_folder(inputs[0])):
+        with ProgressView() as view:
+            summary = denoise_file(
+                pairs[0][0],
+                pairs[0][1],
+                progress=view.stage,
+                plot=plot,
+                plot_joints=[j.strip() for j in plot_joints.split(",")] if plot_joints else None,
+                **settings,
+            )
+        for line in summary.lines():
+            out.print(line, markup=False)
+        return
+    if plot is not None:
+        raise PoseDenoiseError("--plot draws one input; give a single file")
+    _denoise_files(pairs, jobs, settings)
+
+
+def _model_device(device: str) -> str:
+    from posedenoise.train import resolve_device  # imports torch: only for a model
+
+    return str(resolve_device(device))
+
+
+def _denoise_files(pairs: list[tuple[Path, Path]], jobs: int, settings: dict[str, Any]) -> None:
+    """Several files: a line per file as it finishes, then a table; exit 1 if any failed."""
+    from posedenoise.denoise import denoise_many
+
+    def done(result: Any) -> None:
+        if result.error is not None:
+            err.print(f"failed: {result.error}", markup=False)
+        else:
+            s = result.summary
+            out.print(
+                f"{result.input} -> {result.output}: {s.tracks} track(s), {s.records} person-frames, "
+                f"{s.changed_records} changed, {s.segments} segment(s) ({result.seconds:.1f} s)",
+                markup=False,
+            )
+
+    err.print(f"{len(pairs)} file(s), {min(jobs, len(pairs))} at a time")
+    started = time.perf_counter()
     with ProgressView() as view:
-        summary = denoise_file(
-            input_path,
-            output,
-            checkpoint=checkpoint,
-            filter=chosen,
-            filter_params=options["filter_params"],
-            reject=options.get("reject"),
-            reject_params=options["reject_params"],
-            device=str(resolve_device(device)),
-            sigma_in=sigma_in,
-            stride=stride,
-            batch_size=batch_size,
-            progress=view.stage,
-            plot=plot,
-            plot_joints=[j.strip() for j in plot_joints.split(",")] if plot_joints else None,
-            **general,
+        results = denoise_many(
+            pairs, jobs=jobs, on_done=done, progress=view.stage if jobs == 1 else None, **settings
         )
-    for line in summary.lines():
-        out.print(line, markup=False)
+    table = Table(title=f"denoise: {len(pairs)} file(s) in {time.perf_counter() - started:.1f} s")
+    for column in ("input", "tracks", "person-frames", "changed", "segments", "seconds", "result"):
+        table.add_column(column, justify="left" if column in ("input", "result") else "right")
+    for r in results:
+        s, name = r.summary, Path(r.input).name  # names are unique: outputs go to one folder
+        if s is None:
+            table.add_row(name, "", "", "", "", f"{r.seconds:.1f}", "failed")
+        else:
+            cells = (s.tracks, s.records, s.changed_records, s.segments)
+            table.add_row(name, *(str(c) for c in cells), f"{r.seconds:.1f}", "ok")
+    out.print(table)
+    failed = sum(r.error is not None for r in results)
+    if failed:
+        raise PoseDenoiseError(f"{failed} of {len(results)} file(s) failed (listed above)")
 
 
 # ----------------------------------------------------------------------------- entry point

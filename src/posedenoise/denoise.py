@@ -29,22 +29,36 @@ of consecutive frames inside a segment, before and after.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from posedenoise import fileio, filters
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
 from posedenoise.layout import JOINTS, SOURCE_LAYOUTS, model_layout_problem
-from posedenoise.noise import GRID, WINDOW
+from posedenoise.streaming import NotStreamable, StreamedResults
 from posedenoise.swaps import repair_swaps as swap_repair
 from posedenoise.swaps import swap_back, swap_groups
-from posedenoise.tracks import PersonTrack, layout25, read_tracks, segments, track_breaks, write_tracks
+from posedenoise.tracks import (
+    PersonTrack,
+    TrackFile,
+    layout25,
+    read_tracks,
+    segments,
+    track_breaks,
+    write_tracks,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+# torch and the window constants (noise imports torch) are imported where a model runs: the filters
+# do without them, and importing torch took seconds and a quarter of a gigabyte
 
 MIN_SMOOTH_FRAMES = 3  # below this a smoother has nothing to work with
 DEFAULT_FPS = 30.0  # for the filters when the file states no frame rate
@@ -141,6 +155,8 @@ def window_starts(length: int, step: int = 1, stride: int = 1) -> np.ndarray:
     larger stride (at most 5) starts one every `stride` windows of each frame phase, plus the last one
     of the phase, so every frame stays covered at about 1/stride of the cost.
     """
+    from posedenoise.noise import WINDOW
+
     if not 1 <= stride <= WINDOW:
         raise PoseDenoiseError(f"stride must be between 1 and {WINDOW}, got {stride}")
     last = length - 1 - (WINDOW - 1) * step  # last possible start
@@ -176,8 +192,11 @@ def denoise_track(
     piece shorter than 5 x step frames, and (unless fill_missing) joints not present in that frame. With
     fill_missing a missing joint is estimated from the windows where it is present in some other frame.
     """
+    import torch
+
     from posedenoise.heatmaps import render
     from posedenoise.models import predict_coords
+    from posedenoise.noise import GRID, WINDOW
     from posedenoise.prepare import crop_to_grid
 
     coords = np.asarray(coords, dtype=np.float64)
@@ -225,6 +244,8 @@ def denoise_track(
 
 
 def _is_plain_conv3d(model: torch.nn.Module) -> bool:
+    import torch
+
     from posedenoise.models.conv3d import Conv3dDenoiser
 
     conv = getattr(model, "conv", None)
@@ -251,6 +272,8 @@ def conv3d_window_argmax(
     and each window's output is a sum of those: with a window at every frame, 5x less arithmetic than
     running the 3-D convolution window by window, for the same result (up to float rounding).
     """
+    import torch
+
     weight = conv.weight  # (C_out, C_in, kt, kh, kw)
     c_out, c_in, kt, kh, kw = weight.shape
     pad_t = conv.padding[0]
@@ -366,191 +389,248 @@ def denoise_file(
     if repair_swaps:
         method = f"left/right swap repair, then {method}"
 
-    track_file = read_tracks(input, layout=layout)
-    names, mapping = SOURCE_LAYOUTS[track_file.layout]
-    if plot is not None:
-        from posedenoise.track_plot import choose_joints
+    # COCO results are streamed in bounded memory (`streaming`), other files read whole
+    with _open_tracks(input, output, layout, progress) as opened:
+        names, mapping = SOURCE_LAYOUTS[opened.layout]
+        if plot is not None:
+            from posedenoise.track_plot import choose_joints
 
-        shown_joints = choose_joints(names, plot_joints)  # unknown names fail before any work
-    if filter is None:
-        problem = model_layout_problem(track_file.layout)
-        if problem is not None:
-            raise InputError(input, problem)
-    summary = DenoiseSummary(
-        input=str(input),
-        output=str(output),
-        format=track_file.format,
-        layout=track_file.layout,
-        method=method,
-        tracks=len(track_file.tracks),
-        records=track_file.num_records,
-        changed_records=0,
-        segments=0,
-        min_score=min_score,
-        fill_missing=fill_missing,
-        step=step,
-        notes=list(track_file.notes),
-    )
-    if (filter is not None or reject is not None) and fps is None and track_file.fps is None:
-        summary.notes.append(f"no frame rate in the file: {DEFAULT_FPS:g} fps assumed (give --fps)")
-    fps = fps or track_file.fps or DEFAULT_FPS
-    summary.fps = fps
-    if filter is not None:
-        filters.check(filter, params, fps)  # the file's frame rate may not suit the parameters
-    if reject is not None:
-        filters.check(reject, rejection, fps)
-    if filter is None:
-        summary.delay_frames = (WINDOW - 1) // 2 * step
-        summary.lookahead_frames = (WINDOW - 1) * step
-        summary.passthrough = [n for n in names if n not in JOINTS]
-        handled = np.zeros(len(names), dtype=bool)
-        handled[mapping[mapping >= 0]] = True  # source joints the model changes
-        min_frames = WINDOW * step
-    else:
-        summary.delay_frames = summary.lookahead_frames = filters.delay_frames(filter, fps, **params)
-        handled = np.ones(len(names), dtype=bool)
-        min_frames = MIN_SMOOTH_FRAMES
-    if reject is not None and summary.lookahead_frames >= 0:
-        ahead = filters.odd_frames(rejection["reject_window_s"], fps) // 2
-        summary.delay_frames += ahead
-        summary.lookahead_frames += ahead
-    summary.settings = {
-        "method": "model" if filter is None else "filter",
-        "filter": filter,
-        "filter_params": params,
-        "reject": reject,
-        "reject_params": rejection,
-        "repair_swaps": repair_swaps,
-        "model": method if filter is None else None,
-        "fps": fps,
-        "min_score": min_score,
-        "fill_missing": fill_missing,
-        "jump": jump,
-        "max_gap": max_gap,
-        "layout": track_file.layout,
-    }
-
-    model_options = dict(
-        step=step, sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride
-    )
-    model_options.update(batch_size=batch_size, device=device)
-
-    def dense_piece(frames: np.ndarray, values: np.ndarray, fill_value: float) -> np.ndarray:
-        """Detections of consecutive frames `frames` spread onto every frame between the first and last."""
-        pos = frames - frames[0]
-        out = np.full((int(pos[-1]) + 1,) + values.shape[1:], fill_value)
-        out[pos] = values
-        return out
-
-    def estimate(track: PersonTrack, present: np.ndarray, s: int, e: int) -> np.ndarray:
-        """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
-        pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
-        length = int(pos[-1]) + 1
+            shown_joints = choose_joints(names, plot_joints)  # unknown names fail before any work
+        if filter is None:
+            problem = model_layout_problem(opened.layout)
+            if problem is not None:
+                raise InputError(input, problem)
+        summary = DenoiseSummary(
+            input=str(input),
+            output=str(output),
+            format=opened.format,
+            layout=opened.layout,
+            method=method,
+            tracks=len(opened),
+            records=opened.num_records,
+            changed_records=0,
+            segments=0,
+            min_score=min_score,
+            fill_missing=fill_missing,
+            step=step,
+            notes=list(opened.notes),
+        )
+        if (filter is not None or reject is not None) and fps is None and opened.fps is None:
+            summary.notes.append(f"no frame rate in the file: {DEFAULT_FPS:g} fps assumed (give --fps)")
+        fps = fps or opened.fps or DEFAULT_FPS
+        summary.fps = fps
         if filter is not None:
-            # undetected frames and missing joints: NaN, bridged by the filter
-            seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
-            dense = dense_piece(track.frames[s:e], seen, np.nan)
-            scores = dense_piece(track.frames[s:e], track.scores[s:e], 0.0)
-            smoothed = filters.run_filter(filter, dense, fps, scores=scores, **params)[pos]
-            allowed = present[s:e] | (fill_missing & _between_detections(present[s:e]))
-            return np.where(allowed[..., None], smoothed, np.nan)
-        coords25, present25 = layout25(track, track_file.layout, min_score)
-        dense = np.zeros((length, len(JOINTS), 2))
-        dense_present = np.zeros((length, len(JOINTS)), dtype=bool)
-        dense[pos], dense_present[pos] = coords25[s:e], present25[s:e]
-        est25 = denoise_track(dense, dense_present, model, **model_options)[pos]  # (e - s, 25, 2)
-        out = np.full((e - s, len(names), 2), np.nan)
-        has = mapping >= 0
-        out[:, mapping[has]] = est25[:, has]
-        return out
+            filters.check(filter, params, fps)  # the file's frame rate may not suit the parameters
+        if reject is not None:
+            filters.check(reject, rejection, fps)
+        if filter is None:
+            from posedenoise.noise import WINDOW
 
-    new_keypoints = []
-    done = 0
-    jitter_in, jitter_out = [0.0, 0], [0.0, 0]
-    segment_starts: list[list[int]] = []  # per track, first index of each segment after the first
-    for track in track_file.tracks:
-        present = track.present(min_score)  # (T, K)
-        breaks = track_breaks(track.frames, track.keypoints, present, jump=jump, max_gap=max_gap)
-        for br in breaks:
-            summary.splits.append(
-                {"track": track.track_id, "frame": br.frame, "reason": br.reason, "amount": br.amount}
-            )
-        source = track
-        if reject is not None or repair_swaps:
-            source = replace(track, keypoints=track.keypoints.copy(), scores=track.scores.copy())
-        if repair_swaps:
-            for s, e in segments(len(track), breaks):
-                repaired, swapped = swap_repair(track.keypoints[s:e], present[s:e], names)
-                source.keypoints[s:e] = repaired
-                source.scores[s:e] = swap_back(track.scores[s:e], swapped, names)
-                for g, group in enumerate(swap_groups(names)):
-                    if swapped[:, g].any():
-                        frames = track.frames[s:e][swapped[:, g]].tolist()
-                        summary.swaps.append({"track": track.track_id, "group": group.name, "frames": frames})
-            present = source.present(min_score)
-        keypoints = source.keypoints.copy()  # the output: as read (swaps repaired), then estimates
-        summary.missing_joints += int((~present[:, handled]).sum())
-        for s, e in segments(len(track), breaks):
-            summary.segments += 1
-            first, last = int(track.frames[s]), int(track.frames[e - 1])
-            if last - first + 1 < min_frames:
-                summary.short_segments.append(
-                    {
-                        "track": track.track_id,
-                        "first": first,
-                        "last": last,
-                        "frames": last - first + 1,
-                        "needs": min_frames,
-                    }
+            summary.delay_frames = (WINDOW - 1) // 2 * step
+            summary.lookahead_frames = (WINDOW - 1) * step
+            summary.passthrough = [n for n in names if n not in JOINTS]
+            handled = np.zeros(len(names), dtype=bool)
+            handled[mapping[mapping >= 0]] = True  # source joints the model changes
+            min_frames = WINDOW * step
+        else:
+            summary.delay_frames = summary.lookahead_frames = filters.delay_frames(filter, fps, **params)
+            handled = np.ones(len(names), dtype=bool)
+            min_frames = MIN_SMOOTH_FRAMES
+        if reject is not None and summary.lookahead_frames >= 0:
+            ahead = filters.odd_frames(rejection["reject_window_s"], fps) // 2
+            summary.delay_frames += ahead
+            summary.lookahead_frames += ahead
+        summary.settings = {
+            "method": "model" if filter is None else "filter",
+            "filter": filter,
+            "filter_params": params,
+            "reject": reject,
+            "reject_params": rejection,
+            "repair_swaps": repair_swaps,
+            "model": method if filter is None else None,
+            "fps": fps,
+            "min_score": min_score,
+            "fill_missing": fill_missing,
+            "jump": jump,
+            "max_gap": max_gap,
+            "layout": opened.layout,
+        }
+
+        model_options = dict(
+            step=step, sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride
+        )
+        model_options.update(batch_size=batch_size, device=device)
+
+        def dense_piece(frames: np.ndarray, values: np.ndarray, fill_value: float) -> np.ndarray:
+            """Detections at `frames` spread onto every frame between the first and last."""
+            pos = frames - frames[0]
+            out = np.full((int(pos[-1]) + 1,) + values.shape[1:], fill_value)
+            out[pos] = values
+            return out
+
+        def estimate(track: PersonTrack, present: np.ndarray, s: int, e: int) -> np.ndarray:
+            """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
+            pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
+            length = int(pos[-1]) + 1
+            if filter is not None:
+                # undetected frames and missing joints: NaN, bridged by the filter
+                seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
+                dense = dense_piece(track.frames[s:e], seen, np.nan)
+                scores = dense_piece(track.frames[s:e], track.scores[s:e], 0.0)
+                smoothed = filters.run_filter(filter, dense, fps, scores=scores, **params)[pos]
+                allowed = present[s:e] | (fill_missing & _between_detections(present[s:e]))
+                return np.where(allowed[..., None], smoothed, np.nan)
+            coords25, present25 = layout25(track, opened.layout, min_score)
+            dense = np.zeros((length, len(JOINTS), 2))
+            dense_present = np.zeros((length, len(JOINTS)), dtype=bool)
+            dense[pos], dense_present[pos] = coords25[s:e], present25[s:e]
+            est25 = denoise_track(dense, dense_present, model, **model_options)[pos]  # (e - s, 25, 2)
+            out = np.full((e - s, len(names), 2), np.nan)
+            has = mapping >= 0
+            out[:, mapping[has]] = est25[:, has]
+            return out
+
+        done = 0
+        jitter_in, jitter_out = [0.0, 0], [0.0, 0]
+        segment_starts: list[list[int]] = []  # per track, first index of each segment after the first
+        longest = None  # (track, new keypoints, index) of the longest track, for the plot
+        for index, track in enumerate(opened.tracks()):
+            present = track.present(min_score)  # (T, K)
+            breaks = track_breaks(track.frames, track.keypoints, present, jump=jump, max_gap=max_gap)
+            for br in breaks:
+                summary.splits.append(
+                    {"track": track.track_id, "frame": br.frame, "reason": br.reason, "amount": br.amount}
                 )
-            else:
-                if reject is not None:
-                    pos = track.frames[s:e] - track.frames[s]
-                    seen = np.where(present[s:e, :, None], source.keypoints[s:e], np.nan)
-                    cleaned, replaced = filters.reject_outliers(
-                        reject, dense_piece(track.frames[s:e], seen, np.nan), fps, **rejection
+            source = track
+            if reject is not None or repair_swaps:
+                source = replace(track, keypoints=track.keypoints.copy(), scores=track.scores.copy())
+            if repair_swaps:
+                for s, e in segments(len(track), breaks):
+                    repaired, swapped = swap_repair(track.keypoints[s:e], present[s:e], names)
+                    source.keypoints[s:e] = repaired
+                    source.scores[s:e] = swap_back(track.scores[s:e], swapped, names)
+                    for g, group in enumerate(swap_groups(names)):
+                        if swapped[:, g].any():
+                            frames = track.frames[s:e][swapped[:, g]].tolist()
+                            swap = {"track": track.track_id, "group": group.name, "frames": frames}
+                            summary.swaps.append(swap)
+                present = source.present(min_score)
+            keypoints = source.keypoints.copy()  # the output: as read (swaps repaired), then estimates
+            summary.missing_joints += int((~present[:, handled]).sum())
+            for s, e in segments(len(track), breaks):
+                summary.segments += 1
+                first, last = int(track.frames[s]), int(track.frames[e - 1])
+                if last - first + 1 < min_frames:
+                    summary.short_segments.append(
+                        {
+                            "track": track.track_id,
+                            "first": first,
+                            "last": last,
+                            "frames": last - first + 1,
+                            "needs": min_frames,
+                        }
                     )
-                    replaced = replaced[pos] & handled
-                    source.keypoints[s:e][replaced] = cleaned[pos][replaced]
-                    summary.rejected += int(replaced.sum())
-                new = estimate(source, present, s, e)
-                update = np.isfinite(new).all(axis=-1)  # (e - s, K)
-                keypoints[s:e][update] = new[update]
-                summary.filled_joints += int((update & ~present[s:e]).sum())
-                changed = (keypoints[s:e] != track.keypoints[s:e]) & np.isfinite(keypoints[s:e])
-                summary.changed_records += int(changed.any(axis=(1, 2)).sum())
-            done += e - s
-            if progress is not None:
-                progress("denoise", done, track_file.num_records)
-        starts = [b.index for b in breaks]
-        segment_starts.append(starts)
-        for acc, kp in ((jitter_in, track.keypoints), (jitter_out, keypoints)):
-            total, count = filters.jitter(track.frames, kp[:, handled], starts)
-            acc[0] += total
-            acc[1] += count
-        new_keypoints.append(keypoints)
+                else:
+                    if reject is not None:
+                        pos = track.frames[s:e] - track.frames[s]
+                        seen = np.where(present[s:e, :, None], source.keypoints[s:e], np.nan)
+                        cleaned, replaced = filters.reject_outliers(
+                            reject, dense_piece(track.frames[s:e], seen, np.nan), fps, **rejection
+                        )
+                        replaced = replaced[pos] & handled
+                        source.keypoints[s:e][replaced] = cleaned[pos][replaced]
+                        summary.rejected += int(replaced.sum())
+                    new = estimate(source, present, s, e)
+                    update = np.isfinite(new).all(axis=-1)  # (e - s, K)
+                    keypoints[s:e][update] = new[update]
+                    summary.filled_joints += int((update & ~present[s:e]).sum())
+                    changed = (keypoints[s:e] != track.keypoints[s:e]) & np.isfinite(keypoints[s:e])
+                    summary.changed_records += int(changed.any(axis=(1, 2)).sum())
+                done += e - s
+                if progress is not None:
+                    progress("denoise", done, opened.num_records)
+            starts = [b.index for b in breaks]
+            segment_starts.append(starts)
+            for acc, kp in ((jitter_in, track.keypoints), (jitter_out, keypoints)):
+                total, count = filters.jitter(track.frames, kp[:, handled], starts)
+                acc[0] += total
+                acc[1] += count
+            opened.set_keypoints(index, track, keypoints)
+            if plot is not None and (longest is None or len(track) > len(longest[0])):
+                longest = (track, keypoints, index)
 
-    if jitter_in[1]:
-        summary.jitter_before = jitter_in[0] / jitter_in[1]
-    if jitter_out[1]:
-        summary.jitter_after = jitter_out[0] / jitter_out[1]
-    summary.settings["jitter_before"] = summary.jitter_before
-    summary.settings["jitter_after"] = summary.jitter_after
-    write_tracks(track_file.with_keypoints(new_keypoints), output)
+        if jitter_in[1]:
+            summary.jitter_before = jitter_in[0] / jitter_in[1]
+        if jitter_out[1]:
+            summary.jitter_after = jitter_out[0] / jitter_out[1]
+        summary.settings["jitter_before"] = summary.jitter_before
+        summary.settings["jitter_after"] = summary.jitter_after
+        opened.write(output)
     if sidecar:
         fileio.write_json(settings_path(output), _json_safe(summary.settings))
-    if plot is not None and track_file.tracks:
+    if longest is not None:
         from posedenoise.track_plot import plot_joints as draw
 
-        longest = max(range(len(track_file.tracks)), key=lambda i: len(track_file.tracks[i]))
-        track = track_file.tracks[longest]
+        track, keypoints, index = longest
+        starts = segment_starts[index]  # where the plotted line breaks
         title = f"{Path(input).name}, track {track.track_id}: {method}"
-        draw(
-            plot, track.frames, track.keypoints, new_keypoints[longest], names, shown_joints, title,
-            segment_starts[longest],
-        )  # fmt: skip
+        draw(plot, track.frames, track.keypoints, keypoints, names, shown_joints, title, starts)
         summary.notes.append(f"plot of {', '.join(names[j] for j in shown_joints)} written to {plot}")
     return summary
+
+
+@contextmanager
+def _open_tracks(
+    input: str | Path, output: str | Path, layout: str | None, progress: ProgressFn | None
+) -> Iterator[StreamedResults | _TracksInMemory]:
+    input, output = Path(input), Path(output)
+    if input.suffix.lower() == ".json" and output.suffix.lower() == ".json" and input.is_file():
+        streamed = StreamedResults(input, output, layout=layout, progress=progress)
+        try:
+            streamed.__enter__()
+        except NotStreamable:
+            pass  # another JSON format, COCO annotations, ...: read whole below
+        else:
+            try:
+                yield streamed
+            finally:
+                streamed.__exit__(None, None, None)
+            return
+    yield _TracksInMemory(read_tracks(input, layout=layout))
+
+
+class _TracksInMemory:
+    """A `TrackFile` behind the interface of `streaming.StreamedResults`."""
+
+    def __init__(self, track_file: TrackFile):
+        self.track_file = track_file
+        self.format, self.layout, self.fps = track_file.format, track_file.layout, track_file.fps
+        self.notes, self.num_records = track_file.notes, track_file.num_records
+        self.new: list[np.ndarray | None] = [None] * len(track_file.tracks)
+
+    def __len__(self) -> int:
+        return len(self.track_file.tracks)
+
+    def tracks(self) -> Iterator[PersonTrack]:
+        return iter(self.track_file.tracks)
+
+    def set_keypoints(self, index: int, track: PersonTrack, keypoints: np.ndarray) -> None:
+        self.new[index] = keypoints
+
+    def write(self, output: str | Path) -> None:
+        write_tracks(self.track_file.with_keypoints(self.new), output)
+
+
+def _ranges(frames: list[int]) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    parts, start = [], None
+    for i, f in enumerate(frames):
+        if start is None:
+            start = f
+        if i + 1 == len(frames) or frames[i + 1] != f + 1:
+            parts.append(f"{start}-{f}" if f != start else f"{f}")
+            start = None
+    return ", ".join(parts)
 
 
 def _ranges(frames: list[int]) -> str:
@@ -591,4 +671,131 @@ def _between_detections(present: np.ndarray) -> np.ndarray:
     return after_first & before_last
 
 
-__all__ = ["DenoiseSummary", "denoise_file", "denoise_track", "settings_path"]
+# ----------------------------------------------------------------------------- many files
+
+POSE_SUFFIXES = (".json", ".csv", ".npy", ".npz")
+
+
+@dataclass
+class FileResult:
+    """The outcome of one file of `denoise_many`: its summary, or the one-line error that stopped it."""
+
+    input: str
+    output: str
+    seconds: float
+    summary: DenoiseSummary | None = None
+    error: str | None = None
+
+
+def is_openpose_folder(path: Path) -> bool:
+    """A folder of OpenPose `*_keypoints.json` files: one video, not a folder of videos."""
+    return path.is_dir() and any(p.name.endswith("_keypoints.json") for p in path.iterdir())
+
+
+def plan_outputs(inputs: list[str | Path], output: str | Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: one input (a file or an OpenPose folder) and its output, or several inputs
+    and/or folders of them (pose files .json, .csv, .npy, .npz other than `.denoise.json` settings, and
+    OpenPose folders) and an output folder, each output named as its input."""
+    inputs, output = [Path(p) for p in inputs], Path(output)
+    if len(inputs) == 1 and is_openpose_folder(inputs[0]):
+        return [(inputs[0], output)]
+    if len(inputs) == 1 and not inputs[0].is_dir():
+        target = output / inputs[0].name if output.is_dir() else output
+        if target.resolve() == inputs[0].resolve():
+            raise InputError(inputs[0], "would be written over by its output; choose another -o")
+        return [(inputs[0], target)]
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir() and not is_openpose_folder(path):
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if not p.name.startswith(".")
+                and (
+                    p.is_file()
+                    and p.suffix.lower() in POSE_SUFFIXES
+                    and not p.name.endswith(".denoise.json")
+                    or is_openpose_folder(p)
+                )
+            )
+            if not found:
+                raise InputError(path, "no pose files (.json, .csv, .npy, .npz) or OpenPose folders in it")
+            files.extend(found)
+        else:
+            files.append(path)  # a missing or bad file is reported with the others' results
+    if output.exists() and not output.is_dir():
+        raise InputError(output, "exists and is not a folder; with several inputs -o names a folder")
+    if output.suffix.lower() in POSE_SUFFIXES and not output.exists():
+        raise InputError(output, "looks like a file name; with several inputs -o names a folder")
+    pairs = [(f, output / f.name) for f in files]
+    names: dict[str, Path] = {}
+    for f, out in pairs:
+        if out.resolve() == f.resolve():
+            raise InputError(f, f"would be written over by its output in {output}; choose another -o folder")
+        if out.name in names:
+            raise InputError(f, f"has the same name as {names[out.name]}; their outputs would collide")
+        names[out.name] = f
+    return pairs
+
+
+def denoise_many(
+    pairs: list[tuple[Path, Path]],
+    jobs: int = 1,
+    on_done: Callable[[FileResult], None] | None = None,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> list[FileResult]:
+    """`denoise_file(input, output, **options)` for each pair, in `jobs` processes; a file that fails is
+    reported in its result and the others go on. `on_done` is called as each file finishes; `progress`
+    (one process only) gets each file's progress. Results in the order of `pairs`."""
+    if jobs < 1:
+        raise PoseDenoiseError(f"--jobs must be at least 1, got {jobs}")
+    results: list[FileResult | None] = [None] * len(pairs)
+    if jobs == 1 or len(pairs) == 1:
+        for i, (src, dst) in enumerate(pairs):
+            results[i] = _denoise_one(src, dst, options, progress)
+            if on_done is not None:
+                on_done(results[i])
+        return results  # type: ignore[return-value]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # fork: the workers start with this process's imports instead of importing everything again
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), mp_context=context) as pool:
+        futures = {
+            pool.submit(_denoise_one, src, dst, options, None): i for i, (src, dst) in enumerate(pairs)
+        }
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            if on_done is not None:
+                on_done(results[i])
+    return results  # type: ignore[return-value]
+
+
+def _denoise_one(src: Path, dst: Path, options: dict[str, Any], progress: ProgressFn | None) -> FileResult:
+    import time
+
+    started = time.perf_counter()
+    try:
+        summary = denoise_file(src, dst, progress=progress, **options)
+    except PoseDenoiseError as exc:
+        return FileResult(str(src), str(dst), time.perf_counter() - started, error=str(exc))
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # a file no check foresaw
+        message = f"{src}: {type(exc).__name__}: {exc}".splitlines()[0]
+        return FileResult(str(src), str(dst), time.perf_counter() - started, error=message)
+    return FileResult(str(src), str(dst), time.perf_counter() - started, summary=summary)
+
+
+__all__ = [
+    "DenoiseSummary",
+    "FileResult",
+    "denoise_file",
+    "denoise_many",
+    "denoise_track",
+    "is_openpose_folder",
+    "plan_outputs",
+    "settings_path",
+]

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from posedenoise import fileio
 from posedenoise.errors import InputError
@@ -246,47 +245,55 @@ def _mmpose_records(doc: Any) -> list[dict]:
 def _read_coco(path: Path, doc: Any, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
     records = _coco_records(doc)
     notes = []
-    if layout is None and isinstance(doc, dict) and doc.get("layout") is not None:
-        layout = doc["layout"]
-        if layout not in SOURCE_LAYOUTS:
-            raise InputError(path, f"unknown layout {layout!r} in the file")
-    fps = None
-    if isinstance(doc, dict) and doc.get("fps") is not None:
-        try:
-            fps = _number(doc["fps"])
-        except TypeError:
-            raise InputError(path, f"fps is not a number: {doc['fps']!r}") from None
-        if not (math.isfinite(fps) and fps > 0):
-            raise InputError(path, f"invalid fps {doc['fps']!r}")
+    layout, fps = coco_header(path, doc if isinstance(doc, dict) else {}, layout)
     annotations = _is_annotations(doc)
     if not records:
         raise InputError(path, "no annotations in the file" if annotations else "no detections in the file")
 
-    converted = _convert_coco_records(path, records, 0, annotations, None, layout)
+    converted = convert_coco_records(path, records, 0, annotations, None, layout)
     if converted is None:
         raise InputError(path, "no annotation has keypoints")
     kept, xy, scores, image_ids, track_ids, boxes, layout = converted
+    scores = np.nan_to_num(scores, nan=0.0)
     if len(kept) < len(records):
         notes.append(f"{len(records) - len(kept)} annotations without keypoints skipped")
 
     if annotations and isinstance(doc.get("images"), list) and doc["images"]:
         frames = _image_positions(path, doc["images"], image_ids)
     else:
-        frames = _frame_numbers(path, image_ids, notes)
+        frames = frames_of_ids(path, image_ids, notes)
     tracks = _group(path, frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
     tracks = [replace(t, records=kept[t.records]) for t in tracks]
     return TrackFile(path, "coco", layout, tracks, fps, notes, doc)
 
 
-def _convert_coco_records(
+def coco_header(path: Path, fields: dict, layout: str | None) -> tuple[str | None, float | None]:
+    """The layout (the one given, else the document's "layout") and fps of a COCO results document."""
+    if layout is None and fields.get("layout") is not None:
+        layout = fields["layout"]
+        if layout not in SOURCE_LAYOUTS:
+            raise InputError(path, f"unknown layout {layout!r} in the file")
+    fps = None
+    if fields.get("fps") is not None:
+        try:
+            fps = _number(fields["fps"])
+        except TypeError:
+            raise InputError(path, f"fps is not a number: {fields['fps']!r}") from None
+        if not (math.isfinite(fps) and fps > 0):
+            raise InputError(path, f"invalid fps {fields['fps']!r}")
+    return layout, fps
+
+
+def convert_coco_records(
     path: Path, records: list, first: int, annotations: bool, k: int | None, layout: str | None
 ) -> tuple | None:
     """COCO records `first`, `first + 1`, ... -> arrays; None if none of them has keypoints.
 
-    Returns (kept (N,) int64 record numbers, xy (N, K, 2), scores (N, K), image ids, track ids, boxes
-    (N, 4) x1 y1 x2 y2 with NaN rows where the record has no usable bbox, layout). `k`: the keypoint count
-    of earlier records (None for the first call). All-numeric files (nearly every file) are converted with
-    one numpy call; anything else goes through the record-by-record checks that name the bad record.
+    Returns (kept (N,) int64 record numbers, xy (N, K, 2), scores (N, K) (NaN as in the file), image ids,
+    track ids, boxes (N, 4) x1 y1 x2 y2 with NaN rows where the record has no usable bbox, layout).
+    `k`: the keypoint count of earlier records (None for the first call). All-numeric files (nearly
+    every file) are converted with one numpy call; anything else goes through the record-by-record checks
+    that name the bad record.
     """
     if annotations:
         kept = [
@@ -356,7 +363,7 @@ def _convert_coco_records(
         image_ids = [rec["image_id"] for rec in records]
     layout = _layout_for(path, k, layout)
     xy = values[..., :2].copy()  # (N, K, 2)
-    scores = np.nan_to_num(values[..., 2], nan=0.0)  # (N, K)
+    scores = values[..., 2].copy()  # (N, K) as in the file: NaN where it says NaN
     track_ids = [rec.get("track_id") for rec in records]
     boxes = _xywh_boxes([rec.get("bbox") for rec in records])
     kept = np.asarray(kept, dtype=np.int64) + first
@@ -427,7 +434,7 @@ def _read_mmpose(path: Path, doc: dict, layout: str | None, min_iou: float, max_
             boxes.append(_xyxy_box(inst.get("bbox")))
     if k is None:
         raise InputError(path, "no instances in the file")
-    frames = _frame_numbers(path, frame_ids, notes)
+    frames = frames_of_ids(path, frame_ids, notes)
     tracks = _group(
         path, frames, np.stack(xy_all), np.stack(score_all), track_ids, boxes, min_iou, max_age, notes
     )
@@ -435,6 +442,8 @@ def _read_mmpose(path: Path, doc: dict, layout: str | None, min_iou: float, max_
 
 
 def _read_csv(path: Path, layout: str | None, min_iou: float, max_age: int) -> TrackFile:
+    import pandas as pd  # here: importing it costs a second and 100 MB that JSON files do without
+
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -557,7 +566,7 @@ def _read_array(path: Path, layout: str | None) -> TrackFile:
     return TrackFile(path, fmt, layout, [track], None, [], {"arrays": arrays, "key": key})
 
 
-def _frame_numbers(path: Path, ids: list[Any], notes: list[str]) -> np.ndarray:
+def frames_of_ids(path: Path, ids: list[Any], notes: list[str]) -> np.ndarray:
     """Whole-number ids are frame numbers; any other ids are numbered in order of first appearance."""
 
     def whole(i: Any) -> bool:
@@ -614,7 +623,7 @@ def _xyxy_box(bbox: Any) -> np.ndarray | None:
         return None
 
 
-def _keypoint_boxes(xy: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def keypoint_boxes(xy: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """(N, 4) boxes around each record's detected joints, xy (N, K, 2), scores (N, K); NaN rows if none."""
     ok = (np.isfinite(xy).all(axis=-1) & (scores > 0))[..., None]  # (N, K, 1)
     with np.errstate(invalid="ignore"):
@@ -732,7 +741,12 @@ def _associate(
 ) -> np.ndarray:
     """Track labels (N,) of detections by box overlap (`BoxAssociator`); boxes (N, 4), NaN rows where a
     record has none (the box of its detected joints is used)."""
-    boxes = np.where(np.isnan(boxes).any(axis=1, keepdims=True), _keypoint_boxes(xy, scores), boxes)
+    boxes = np.where(np.isnan(boxes).any(axis=1, keepdims=True), keypoint_boxes(xy, scores), boxes)
+    return associate_boxes(frames, boxes, min_iou, max_age)
+
+
+def associate_boxes(frames: np.ndarray, boxes: np.ndarray, min_iou: float, max_age: int) -> np.ndarray:
+    """Track labels (N,) of detections in frames (N,) with boxes (N, 4), in any order (`BoxAssociator`)."""
     order = np.argsort(frames, kind="stable")  # each frame's detections in the file's order
     sorted_frames = frames[order]
     starts = np.flatnonzero(np.r_[True, sorted_frames[1:] != sorted_frames[:-1]])
@@ -873,8 +887,10 @@ def _updated_document(track_file: TrackFile) -> Any:
     records = _coco_records(doc) if coco else _mmpose_records(doc)
     new_records = list(records)
     for track in track_file.tracks:
-        for r, kps in zip(track.records.tolist(), _new_keypoint_lists(track, records, coco), strict=True):
-            new_records[r] = {**records[r], "keypoints": kps}
+        rows = track.records.tolist()
+        updated = updated_records([records[r] for r in rows], track.keypoints, coco)
+        for r, record in zip(rows, updated, strict=True):
+            new_records[r] = record
     if not coco:
         frames, k = [], 0
         for frame in doc["instance_info"]:
@@ -887,18 +903,20 @@ def _updated_document(track_file: TrackFile) -> Any:
     return {**doc, ("annotations" if _is_annotations(doc) else "results"): new_records}
 
 
-def _new_keypoint_lists(track: PersonTrack, records: list[dict], coco: bool) -> list[list]:
-    """The keypoints lists of a track's records with x, y replaced where the track's are finite."""
-    xy = track.keypoints  # (T, K, 2)
-    finite = np.isfinite(xy).all(axis=-1)  # (T, K)
+def updated_records(records: list[dict], xy: np.ndarray, coco: bool = True) -> list[dict]:
+    """New records (shallow copies) whose keypoints take the x, y of `xy` (N, K, 2) where finite.
+
+    Finite coordinates are written as floats; scores, other fields and the coordinates left (NaN in
+    `xy`) keep their values and types."""
+    finite = np.isfinite(xy).all(axis=-1)  # (N, K)
     whole = finite.all(axis=1).tolist()
     if coco:
         xs, ys = xy[..., 0].tolist(), xy[..., 1].tolist()
     else:
         pairs = xy.tolist()
     out = []
-    for t, r in enumerate(track.records.tolist()):
-        kps = list(records[r]["keypoints"])
+    for t, record in enumerate(records):
+        kps = list(record["keypoints"])
         if coco and whole[t]:
             kps[0::3], kps[1::3] = xs[t], ys[t]  # every joint: two slice assignments
         elif whole[t]:
@@ -909,7 +927,7 @@ def _new_keypoint_lists(track: PersonTrack, records: list[dict], coco: bool) -> 
                     kps[3 * j], kps[3 * j + 1] = xs[t][j], ys[t][j]
                 else:
                     kps[j] = pairs[t][j]
-        out.append(kps)
+        out.append({**record, "keypoints": kps})
     return out
 
 
