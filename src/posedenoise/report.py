@@ -42,15 +42,11 @@ from posedenoise.evaluate import (
 )
 from posedenoise.fileio import atomic_path
 from posedenoise.layout import GROUPS
+from posedenoise.models import display_name, study_models
 from posedenoise.noise import ALL_EXPERIMENTS, Experiment
 
-# The chapter's rows, in table order: CLI name -> label.
-MODEL_LABELS: dict[str, str] = {
-    "conv3d": "3DConv",
-    "deciwatch": "DeciWatch",
-    "convlstm-s": "bi-ConvLSTM Model S",
-    "convlstm-c": "bi-ConvLSTM Model C",
-}
+# The chapter's rows, in table order: CLI name -> label (from the model registry).
+MODEL_LABELS: dict[str, str] = {name: display_name(name) for name in study_models()}
 BASELINE_LABELS: dict[str, str] = {
     "identity": "Identity function",
     "oneeuro": "One Euro filter",

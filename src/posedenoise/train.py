@@ -30,11 +30,11 @@ from posedenoise.checkpoint import read_checkpoint, save_checkpoint
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import argmax
-from posedenoise.models import create_model
+from posedenoise.models import create_model, study_models
 from posedenoise.noise import ALL_EXPERIMENTS, GRID, Experiment, noise_profile
 from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
 
-TRAINABLE_MODELS = ("conv3d", "deciwatch", "convlstm-s", "convlstm-c")
+TRAINABLE_MODELS = study_models()  # the chapter's four, in the order of its tables
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_pck", "lr", "lr_reduced", "seconds")
 
 Callback = Callable[[dict[str, Any]], None]
@@ -427,6 +427,8 @@ def fit(
         "experiment": exp.experiment,
         "seed": config.seed,
         "data_fingerprint": ds.fingerprint(),
+        # joints present somewhere in the training data: `denoise` leaves every other joint as it was
+        "trained_joints": [int(j) for j in ds.present.any(axis=0).nonzero()[0]],
         "train_config": asdict(config),
     }
     if is_main:

@@ -21,12 +21,13 @@ from torch import nn
 
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.heatmaps import argmax as heatmap_argmax
-from posedenoise.heatmaps import render
+from posedenoise.heatmaps import argmax_subpixel, render
 from posedenoise.models.conv3d import Conv3dConfig, Conv3dDenoiser
 from posedenoise.models.convlstm import BiConvLSTMConcat, BiConvLSTMConfig, BiConvLSTMSum
 from posedenoise.models.deciwatch import DeciWatch, DeciWatchConfig
 from posedenoise.models.glorot import init_weights
 from posedenoise.models.identity import Identity, IdentityConfig
+from posedenoise.models.posetcn import PoseTCN, PoseTCNConfig
 
 OUTPUT_KINDS = ("heatmaps", "coords")
 
@@ -36,28 +37,56 @@ class _Entry:
     factory: Callable[..., nn.Module]
     display_name: str  # as in the chapter's tables
     config: type  # the dataclass whose fields are the factory's options
+    input: str  # "windows": 5-frame heatmap windows (the chapter's); "tracks": whole tracks of coordinates
+    study: bool  # one of the chapter's trainable architectures (the 24-run grid, Tables 1-4)
+
+
+INPUTS = ("windows", "tracks")
 
 
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register_model(name: str, *, display_name: str, config: type) -> Callable:
-    """Decorator registering `factory(**options) -> nn.Module` under `name`."""
+def register_model(
+    name: str, *, display_name: str, config: type, input: str = "windows", study: bool = False
+) -> Callable:
+    """Decorator registering `factory(**options) -> nn.Module` under `name` (see `_Entry` for the fields).
+    Study models are listed in the order they register: the order of the chapter's tables."""
 
     def decorate(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
         if not dataclasses.is_dataclass(config):
             raise TypeError(f"config of model {name!r} must be a dataclass")
-        _REGISTRY[name] = _Entry(factory, display_name, config)
+        if input not in INPUTS:
+            raise ValueError(f"input of model {name!r} must be one of {INPUTS}")
+        _REGISTRY[name] = _Entry(factory, display_name, config, input, study)
         return factory
 
     return decorate
 
 
-def list_models() -> list[str]:
-    """The registered model names, sorted."""
-    return sorted(_REGISTRY)
+def list_models(input: str | None = None, study: bool | None = None) -> list[str]:
+    """The registered model names, sorted; only those taking `input` and/or (not) in the study if given."""
+    return sorted(
+        name
+        for name, e in _REGISTRY.items()
+        if (input is None or e.input == input) and (study is None or e.study == study)
+    )
+
+
+def study_models() -> tuple[str, ...]:
+    """The chapter's trainable architectures, in the order of its tables."""
+    return tuple(name for name, e in _REGISTRY.items() if e.study)
+
+
+def display_name(name: str) -> str:
+    return _entry(name).display_name
+
+
+def model_input(name: str) -> str:
+    """ "windows" or "tracks" (see `_Entry`)."""
+    return _entry(name).input
 
 
 def _entry(name: str) -> _Entry:
@@ -148,13 +177,14 @@ def model_summaries() -> list[ModelSummary]:
 # ----------------------------------------------------------------------------- outputs of any model
 
 
-def predict_coords(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def predict_coords(model: nn.Module, x: torch.Tensor, subpixel: bool = False) -> torch.Tensor:
     """(B, T, K, H, W) noisy heatmaps -> (B, T, K, 2) float32 (x, y) grid pixels from any model:
-    the argmax of each output heatmap, or DeciWatch's coordinates."""
+    the argmax of each output heatmap (refined below the pixel with `subpixel`), or DeciWatch's
+    coordinates."""
     out = model(x)
     if model.output_kind == "coords":
         return out.float()
-    return heatmap_argmax(out.float())
+    return argmax_subpixel(out.float()) if subpixel else heatmap_argmax(out.float())
 
 
 def predict_heatmaps(model: nn.Module, x: torch.Tensor, sigma_out: float = 1.0) -> torch.Tensor:
@@ -171,22 +201,22 @@ def predict_heatmaps(model: nn.Module, x: torch.Tensor, sigma_out: float = 1.0) 
 # ----------------------------------------------------------------------------- the registered models
 
 
-@register_model("conv3d", display_name="3DConv", config=Conv3dConfig)
+@register_model("conv3d", display_name="3DConv", config=Conv3dConfig, study=True)
 def conv3d(**options) -> Conv3dDenoiser:
     return Conv3dDenoiser(Conv3dConfig(**options))
 
 
-@register_model("deciwatch", display_name="DeciWatch", config=DeciWatchConfig)
+@register_model("deciwatch", display_name="DeciWatch", config=DeciWatchConfig, study=True)
 def deciwatch(**options) -> DeciWatch:
     return DeciWatch(DeciWatchConfig(**options))
 
 
-@register_model("convlstm-s", display_name="bi-ConvLSTM Model S", config=BiConvLSTMConfig)
+@register_model("convlstm-s", display_name="bi-ConvLSTM Model S", config=BiConvLSTMConfig, study=True)
 def convlstm_s(**options) -> BiConvLSTMSum:
     return BiConvLSTMSum(BiConvLSTMConfig(**options))
 
 
-@register_model("convlstm-c", display_name="bi-ConvLSTM Model C", config=BiConvLSTMConfig)
+@register_model("convlstm-c", display_name="bi-ConvLSTM Model C", config=BiConvLSTMConfig, study=True)
 def convlstm_c(**options) -> BiConvLSTMConcat:
     return BiConvLSTMConcat(BiConvLSTMConfig(**options))
 
@@ -194,6 +224,11 @@ def convlstm_c(**options) -> BiConvLSTMConcat:
 @register_model("identity", display_name="Identity function", config=IdentityConfig)
 def identity(**options) -> Identity:
     return Identity(IdentityConfig(**options))
+
+
+@register_model("posetcn", display_name="PoseTCN (real tracks)", config=PoseTCNConfig, input="tracks")
+def posetcn(**options) -> PoseTCN:
+    return PoseTCN(PoseTCNConfig(**options))
 
 
 __all__ = [
@@ -207,9 +242,14 @@ __all__ = [
     "DeciWatchConfig",
     "Identity",
     "IdentityConfig",
+    "PoseTCN",
+    "PoseTCNConfig",
     "ModelSummary",
     "count_parameters",
     "create_model",
+    "display_name",
+    "model_input",
+    "study_models",
     "init_weights",
     "list_models",
     "model_info",
