@@ -39,11 +39,15 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict[str, An
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = Path(path)
+    """A checkpoint file, a run folder (its best.pt), or the name of a shipped model (`shipped`)."""
+    from posedenoise.shipped import list_shipped, resolve_checkpoint
+
+    path = resolve_checkpoint(path)
     if path.is_dir():
         path = path / "best.pt"
     if not path.exists():
-        raise InputError(path, "checkpoint not found")
+        names = ", ".join(list_shipped()) or "none"
+        raise InputError(path, f"checkpoint not found (nor a shipped model; shipped: {names})")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # damaged bytes make torch.load raise almost anything (struct.error, ...)
