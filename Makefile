@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PD := $(BIN)/posedenoise
-CODE := $(wildcard src tests benchmarks examples)
+CODE := $(wildcard src tests benchmarks examples scripts)
 # the quick study: small synthetic data, every one of the 24 runs trained briefly, Tables 1-4
 STUDY_DIR ?= study
 STUDY_VIDEOS ?= 240

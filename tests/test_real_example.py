@@ -84,8 +84,9 @@ def test_outputs_keep_all_33_landmarks(outputs, method):
         assert np.isfinite(kb).all()
         changed |= (ka[:, :2] != kb[:, :2]).any(axis=1)
     eyes_and_mouth = [1, 2, 3, 4, 5, 6, 9, 10]  # outside the 25-joint layout
+    hands_and_feet = list(range(17, 23)) + list(range(29, 33))  # in no training data of the study's models
     if method == "model":
-        assert not changed[eyes_and_mouth].any() and changed.sum() == 25
+        assert not changed[eyes_and_mouth + hands_and_feet].any() and changed.sum() == 15
     else:
         assert changed.all()  # a smoother works on every landmark
 

@@ -124,6 +124,15 @@ class ProgressView:
             self.update(
                 f"epoch {event['epoch']}", event["batch"], event["batches"], f"loss {event['loss']:.4g}"
             )
+        elif kind == "tracks_start":
+            resumed = f", resuming after step {event['resumed_from']}" if event["resumed_from"] else ""
+            err.print(f"{event['run_dir']}: {event['crops']} synthetic track crops{resumed}")
+        elif kind == "tracks_batch":
+            self.update("train", event["step"], event["steps"], f"loss {event['loss']:.4g}")
+        elif kind == "tracks_val":
+            scores = ", ".join(f"{k} {100 * v:.1f}%" for k, v in event["val"].items())
+            line = f"step {event['step']}: train loss {event['train_loss']:.4g}, validation {scores}"
+            (self.progress.console.print if self.progress is not None else err.print)(line)
         elif kind == "epoch_end":
             mark = " (lr reduced)" if event["lr_reduced"] else ""
             e = event
@@ -143,6 +152,16 @@ class ProgressView:
 class SplitBy(str, Enum):
     window = "window"
     video = "video"
+
+
+def _names_a_model(path: Path) -> bool:
+    """A checkpoint file, a run folder (best.pt inside), a shipped model or a registered model's name."""
+    from posedenoise.models import list_models
+    from posedenoise.shipped import shipped_path
+
+    if path.exists():
+        return path.suffix == ".pt" or (path.is_dir() and (path / "best.pt").exists())
+    return shipped_path(path) is not None or str(path) in list_models() or path.suffix == ".pt"
 
 
 @app.command()
@@ -220,13 +239,6 @@ def prepare(
         out.print(f"note: {note}")
 
 
-class ModelName(str, Enum):
-    conv3d = "conv3d"
-    deciwatch = "deciwatch"
-    convlstm_s = "convlstm-s"
-    convlstm_c = "convlstm-c"
-
-
 class NoiseProfile(str, Enum):
     chapter = "chapter"
     realistic = "realistic"
@@ -264,7 +276,13 @@ class Precision(str, Enum):
 
 @app.command()
 def train(
-    model: Annotated[ModelName | None, typer.Option(help="Architecture to train.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Architecture to train: conv3d, deciwatch, convlstm-s, convlstm-c (the study), or "
+            "posetcn (the real-track model; trains on synthetic whole tracks, see --steps)."
+        ),
+    ] = None,
     shift: Annotated[int, typer.Option(help="Shifting scalar k (noise std 3k px): 1 or 2.")] = 1,
     experiment: Annotated[
         int, typer.Option(help="1: random sigma_in, 2: sigma_in=1, 3: half frame rate.")
@@ -285,7 +303,9 @@ def train(
             "the bi-ConvLSTMs on CPU)."
         ),
     ] = 0,
-    lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1e-3,
+    lr: Annotated[
+        float | None, typer.Option(help="Initial learning rate (default: 1e-3, posetcn 2e-3).")
+    ] = None,
     warmup_steps: Annotated[
         int, typer.Option(help="Linear learning-rate warm-up over the first N steps (0: none, the chapter).")
     ] = 0,
@@ -306,18 +326,41 @@ def train(
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an unfinished run from its last.pt.")] = False,
-    init_from: Annotated[Path | None, typer.Option(help="Checkpoint to fine-tune from.")] = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="Checkpoint (or shipped model name) to fine-tune from.")
+    ] = None,
+    steps: Annotated[int, typer.Option(help="posetcn: optimizer steps.")] = 2500,
+    videos: Annotated[int, typer.Option(help="posetcn: synthetic training videos.")] = 2000,
     data: DataOpt = Path("data/prepared"),
     runs: RunsOpt = Path("runs"),
 ) -> None:
-    """Train one run (runs/<model>/<k>.<y>/), or the whole grid with --all."""
+    """Train one run (runs/<model>/<k>.<y>/), or the whole grid with --all.
+
+    `--model posetcn` trains the real-track model instead, into runs/posetcn/ (no prepared data needed).
+    """
+    from posedenoise.models import model_input
+
+    if model is not None and model_input(model) == "tracks":
+        from posedenoise.tracktrain import TrackTrainConfig, fit_tracks
+
+        config = TrackTrainConfig(
+            model=model, steps=steps, videos=videos, seed=seed,
+            init_from=str(init_from) if init_from else None, **({"lr": lr} if lr is not None else {}),
+        )  # fmt: skip
+        with ProgressView() as view:
+            result = fit_tracks(config, Path(runs) / model, resume=resume, callback=view.train_event)
+        scores = ", ".join(f"{k} {100 * v:.1f}%" for k, v in result.val.items())
+        out.print(
+            f"{result.run_dir}: {result.steps} steps in {result.seconds / 60:.1f} min; validation {scores}"
+        )
+        return
     from posedenoise.train import TrainConfig, fit, fit_grid
 
     if model_option and model is None:
         raise PoseDenoiseError("--model-option needs --model (options differ between models)")
     template = TrainConfig(
-        model=model.value if model else "conv3d",
-        model_options=_model_options(model.value, model_option) if model else {},
+        model=model or "conv3d",
+        model_options=_model_options(model, model_option) if model else {},
         shift=shift,
         experiment=experiment,
         max_epochs=max_epochs,
@@ -326,7 +369,7 @@ def train(
         seed=seed,
         batch_size=batch_size,
         micro_batch_size=micro_batch,
-        lr=lr,
+        **({"lr": lr} if lr is not None else {}),
         warmup_steps=warmup_steps,
         fixed_noise=fixed_noise,
         init_from=str(init_from) if init_from else None,
@@ -335,7 +378,7 @@ def train(
     )
     with ProgressView() as view:
         if all_runs:
-            models = (model.value,) if model else None
+            models = (model,) if model else None
             results = fit_grid(
                 template,
                 data,
@@ -359,14 +402,25 @@ def train(
 
 @app.command()
 def models() -> None:
-    """List the registered models with their parameter counts."""
+    """List the registered architectures, and the trained models that ship with posedenoise."""
     from posedenoise.models import model_summaries
+    from posedenoise.shipped import shipped_models
 
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, title="architectures")
     for col in ("name", "model", "output", "parameters"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
     for s in model_summaries():
         table.add_row(s.name, s.display_name, s.output_kind, f"{s.num_params:,}")
+    out.print(table)
+    shipped = shipped_models()
+    if not shipped:
+        out.print("no trained models ship with this installation")
+        return
+    table = Table(show_edge=False, title="trained models (use the name wherever a checkpoint is accepted)")
+    for col in ("name", "architecture", "card"):
+        table.add_column(col)
+    for m in shipped:
+        table.add_row(m.name, m.model, m.summary)
     out.print(table)
 
 
@@ -392,13 +446,54 @@ def evaluate(
     noise_option: Annotated[
         list[str] | None, typer.Option(help="Baselines: realistic rate KEY=VALUE.")
     ] = None,
+    track_videos: Annotated[
+        int, typer.Option(help="Track models: synthetic test videos (not the prepared data).")
+    ] = 200,
+    track_seed: Annotated[int, typer.Option(help="Track models: seed of those videos.")] = 12345,
+    noise_level: Annotated[
+        float, typer.Option(help="Track models: detector shift, x the chapter's k = 1.")
+    ] = 1.0,
     data: DataOpt = Path("data/prepared"),
     runs: RunsOpt = Path("runs"),
 ) -> None:
-    """Evaluate a checkpoint (or a baseline) on a split: PCK@0.05/0.1/0.2, per joint group, cached as JSON."""
+    """Evaluate a checkpoint (or a baseline) on a split: PCK@0.05/0.1/0.2, per joint group, cached as JSON.
+
+    A real-track model (e.g. the shipped `posetcn`) is scored on whole synthetic tracks with realistic
+    detector noise instead, beside the identity and each classic smoother at its best setting.
+    """
     from posedenoise import fileio
     from posedenoise.evaluate import BASELINES, cached_baseline, cached_evaluation
     from posedenoise.train import resolve_device
+
+    if target not in BASELINES:
+        from posedenoise.checkpoint import load_model
+        from posedenoise.tracktrain import evaluate_track_model
+
+        model, meta = load_model(target)
+        if getattr(model, "input_kind", None) == "tracks":
+            rows = evaluate_track_model(model, track_videos, track_seed, noise_level)
+            table = Table(
+                show_edge=False,
+                title=f"{target} on {track_videos} synthetic videos (seed {track_seed}), "
+                f"realistic noise at level {noise_level:g}",
+            )
+            for col in ("method", "PCK@0.05", "PCK@0.1", "PCK@0.2", "swaps repaired"):
+                table.add_column(col, justify="left" if col == "method" else "right")
+            for r in rows:
+                name = r["method"] + (
+                    f" ({', '.join(f'{k}={v}' for k, v in r['params'].items())})" if r["params"] else ""
+                )
+                table.add_row(
+                    name, *(f"{100 * r[f'pck@{a}']:.1f}" for a in ("0.05", "0.1", "0.2")),
+                    f"{100 * r['swap_repair']:.1f}%",
+                )  # fmt: skip
+            out.print(table)
+            if output is not None:
+                fileio.write_json(
+                    output, {"model": target, "videos": track_videos, "seed": track_seed,
+                             "noise_level": noise_level, "rows": rows},
+                )  # fmt: skip
+            return
 
     with ProgressView(f"evaluate {target}") as view:
         if target in BASELINES and not Path(target).exists():
@@ -530,7 +625,8 @@ def _param(name: str, kind: type) -> Any:
     "parameters.\n\n"
     f"Defaults: {help_defaults()}.\n\n"
     f"Presets: {help_presets()}."
-    "\n\nExamples: `posedenoise denoise runs/conv3d/1.2 tracks.json -o smooth.json`; "
+    "\n\nExamples: `posedenoise denoise tracks.json -o smooth.json` (the shipped real-track model); "
+    "`posedenoise denoise runs/conv3d/1.2 tracks.json -o smooth.json`; "
     "`posedenoise denoise --filter butterworth --cutoff 6 tracks.json -o smooth.json`; "
     "`posedenoise denoise --preset gait tracks.json -o smooth.csv`."
 )
@@ -538,9 +634,10 @@ def denoise(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="[CHECKPOINT] INPUT...",
-            help="A trained model (run folder or .pt), then your tracks: pose files, OpenPose folders, "
-            "or folders of them.",
+            metavar="[MODEL] INPUT...",
+            help="Optionally a trained model (run folder, .pt file, a shipped name such as posetcn, or "
+            "identity), then your tracks: pose files, OpenPose folders, or folders of them. With neither "
+            "a model nor a filter: the shipped real-track model posetcn.",
         ),
     ],
     output: Annotated[
@@ -566,7 +663,8 @@ def denoise(
         typer.Option(
             "--repair-swaps/--no-repair-swaps",
             help="First swap left/right pairs back where the other assignment fits the motion much better "
-            "(before --reject, the filter or the model). Default: off.",
+            "(before --reject, the filter or the model). Default: on for the real-track model "
+            "posetcn, off otherwise.",
             show_default=False,
         ),
     ] = None,
@@ -677,11 +775,12 @@ def denoise(
     }
     options = merge_options(command_line, load_config(config) if config is not None else None)
     chosen = options.get("filter")
-    if chosen is None and len(paths) < 2:
-        raise PoseDenoiseError(f"give CHECKPOINT INPUT, or --filter {{{','.join(FILTERS)}}} INPUT")
     if chosen is not None and any(p.suffix == ".pt" for p in paths):
         raise PoseDenoiseError("with --filter or --preset give only INPUT (no checkpoint)")
-    checkpoint, inputs = (None, paths) if chosen is not None else (paths[0], paths[1:])
+    # the first path is the model when it names one; otherwise every path is an input and, without a
+    # filter, the shipped real-track model is used (denoise_file says so)
+    checkpoint = paths[0] if chosen is None and len(paths) > 1 and _names_a_model(paths[0]) else None
+    inputs = paths[1:] if checkpoint is not None else paths
     general = {
         k: options[k]
         for k in ("min_score", "fill_missing", "layout", "jump", "max_gap", "fps", "repair_swaps")

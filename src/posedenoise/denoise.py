@@ -40,7 +40,14 @@ import numpy as np
 from posedenoise import fileio, filters
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
-from posedenoise.layout import JOINTS, SOURCE_LAYOUTS, model_layout_problem
+from posedenoise.layout import (
+    COCO17_TO_25,
+    JOINTS,
+    PENN13_TO_25,
+    SOURCE_LAYOUTS,
+    model_layout_problem,
+    to_layout25,
+)
 from posedenoise.streaming import NotStreamable, StreamedResults
 from posedenoise.swaps import repair_swaps as swap_repair
 from posedenoise.swaps import swap_back, swap_groups
@@ -60,6 +67,9 @@ if TYPE_CHECKING:
 # torch and the window constants (noise imports torch) are imported where a model runs: the filters
 # do without them, and importing torch took seconds and a quarter of a gigabyte
 
+# joints of the chapter's datasets (BRACE's COCO-17 and Penn Action's 13): what a study checkpoint written
+# before checkpoints recorded their training joints was trained on
+CHAPTER_JOINTS = np.flatnonzero((COCO17_TO_25 >= 0) | (PENN13_TO_25 >= 0))
 MIN_SMOOTH_FRAMES = 3  # below this a smoother has nothing to work with
 DEFAULT_FPS = 30.0  # for the filters when the file states no frame rate
 
@@ -181,6 +191,7 @@ def denoise_track(
     stride: int = 1,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
+    subpixel: bool = True,
 ) -> np.ndarray:
     """Denoise one contiguous piece of track with a model.
 
@@ -191,10 +202,15 @@ def denoise_track(
     Returns (T, 25, 2) pixels, NaN where there is no estimate: frames with fewer than 2 present joints, a
     piece shorter than 5 x step frames, and (unless fill_missing) joints not present in that frame. With
     fill_missing a missing joint is estimated from the windows where it is present in some other frame.
+
+    subpixel (the default for real tracks): input maps drawn at the float grid position and output maps
+    read below the grid pixel (`heatmaps.render_subpixel` / `argmax_subpixel`; a coordinate model such as
+    DeciWatch gets the float coordinates themselves), so that the grid costs a 900-pixel person well under
+    a pixel instead of ~6. False: the chapter's rounding, exactly as the models were evaluated.
     """
     import torch
 
-    from posedenoise.heatmaps import render
+    from posedenoise.heatmaps import render, render_subpixel
     from posedenoise.models import predict_coords
     from posedenoise.noise import GRID, WINDOW
     from posedenoise.prepare import crop_to_grid
@@ -217,18 +233,23 @@ def denoise_track(
     weight = np.zeros((t, coords.shape[1]))
     model.eval()
     by_frames = _is_plain_conv3d(model)
+    on_coords = subpixel and hasattr(model, "forward_coords")  # DeciWatch: skip the maps altogether
+    draw = render_subpixel if subpixel else render
     with torch.inference_mode():
         for b in range(0, len(starts), batch_size):
             idx = frame_of[b : b + batch_size]  # (B, 5)
             if by_frames:
                 # each frame drawn and convolved once, however many windows it is in
                 lo, hi = int(idx[0, 0]), int(idx[-1, -1]) + 1  # frames the batch reads
-                maps = render(grid_t[lo:hi], seen_t[lo:hi], sigma_in, size=GRID)  # (F, 25, 56, 56)
+                maps = draw(grid_t[lo:hi], seen_t[lo:hi], sigma_in, size=GRID)  # (F, 25, 56, 56)
                 local = torch.from_numpy(idx - lo).to(device)
-                pred = conv3d_window_argmax(model.conv, maps, local).cpu().numpy()  # (B, 5, 25, 2)
+                pred = conv3d_window_argmax(model.conv, maps, local, subpixel).cpu().numpy()  # (B, 5, 25, 2)
+            elif on_coords:
+                window = torch.where(seen_t[idx].unsqueeze(-1), grid_t[idx], 0.0)  # as argmax of a zero map
+                pred = model.forward_coords(window.float(), GRID).float().cpu().numpy()
             else:
-                x = render(grid_t[idx], seen_t[idx], sigma_in, size=GRID)  # (B, 5, 25, 56, 56)
-                pred = predict_coords(model, x).float().cpu().numpy()  # (B, 5, 25, 2)
+                x = draw(grid_t[idx], seen_t[idx], sigma_in, size=GRID)  # (B, 5, 25, 56, 56)
+                pred = predict_coords(model, x, subpixel).float().cpu().numpy()  # (B, 5, 25, 2)
             w = seen[idx]  # (B, 5, 25)
             if fill_missing:
                 w = w | (seen[idx].any(axis=1, keepdims=True) & keep[idx][..., None])
@@ -261,7 +282,7 @@ def _is_plain_conv3d(model: torch.nn.Module) -> bool:
 
 
 def conv3d_window_argmax(
-    conv: torch.nn.Conv3d, frame_maps: torch.Tensor, window_frames: torch.Tensor
+    conv: torch.nn.Conv3d, frame_maps: torch.Tensor, window_frames: torch.Tensor, subpixel: bool = False
 ) -> torch.Tensor:
     """Argmax (x, y) of ReLU(`conv`) over every window of frames, from one 2-D convolution per frame.
 
@@ -301,6 +322,11 @@ def conv3d_window_argmax(
                 out += taps[first : first + b, a]  # consecutive windows: a view, no copy
             else:
                 out += taps[rows, a]
+        if subpixel:
+            from posedenoise.heatmaps import argmax_subpixel
+
+            coords[:, p] = argmax_subpixel(out.clamp(min=0))  # ReLU, then read below the pixel
+            continue
         flat = out.flatten(-2)  # (B, C_out, H * W)
         best, where = flat.max(dim=-1)
         where = torch.where(best > 0, where, 0)  # ReLU: an all-negative map is all zero, argmax (0, 0)
@@ -331,10 +357,11 @@ def denoise_file(
     stride: int = 1,
     batch_size: int = 64,
     fps: float | None = None,
-    repair_swaps: bool = False,
+    repair_swaps: bool | None = None,
     plot: str | Path | None = None,
     plot_joints: list[str] | None = None,
     sidecar: bool = True,
+    subpixel: bool = True,
     progress: ProgressFn | None = None,
 ) -> DenoiseSummary:
     """Denoise the pose tracks of `input` and write them to `output` in the same format.
@@ -354,10 +381,18 @@ def denoise_file(
     plot: also draw `plot_joints` (names or numbers; default wrists and ankles) of the longest track
         before and after, to this image file.
     repair_swaps: first put back left/right swaps (`posedenoise.swaps`), before rejection, filter or model.
+        None (default): on for a real-track model (it fixes a swap the repair missed less surely than it
+        fixes jitter), off for filters and the chapter's models.
     sidecar: also write the method and its parameters to `settings_path(output)` (JSON).
+    subpixel: heatmap models draw and read joints below the grid pixel (see `denoise_track`); False keeps
+        the chapter's rounding.
+    With none of `checkpoint`, `filter` and `model`, the shipped real-track model is used (and said so).
+    `checkpoint` may also name a shipped model, or `identity` (the whole model path with nothing learned).
+    A model changes only the joints of its training data (a checkpoint records them); the others are left
+    as detected and listed in the summary.
     """
-    if sum(x is not None for x in (checkpoint, filter, model)) != 1:
-        raise PoseDenoiseError("give exactly one of a checkpoint or a filter")
+    if sum(x is not None for x in (checkpoint, filter, model)) > 1:
+        raise PoseDenoiseError("give at most one of a model or a filter")
     if not 0 <= min_score <= 1:
         raise PoseDenoiseError(f"min_score must be in [0, 1], got {min_score}")
     if fps is not None and not (math.isfinite(fps) and fps > 0):
@@ -365,14 +400,49 @@ def denoise_file(
 
     params = filters.resolve(filter, filter_params) if filter is not None else {}
     rejection = filters.resolve_reject(reject, reject_params) if reject is not None else {}
+    notes: list[str] = []
+    trained_joints: np.ndarray | None = None  # (25,) bool: joints a model may change (None: all)
+    if checkpoint is None and filter is None and model is None:
+        from posedenoise.shipped import DEFAULT_TRACK_MODEL
+
+        checkpoint = DEFAULT_TRACK_MODEL
+        notes.append(f"no model or filter given: used the shipped real-track model {DEFAULT_TRACK_MODEL}")
+    unshipped_architecture = False
     if checkpoint is not None:
+        from posedenoise.models import list_models
+        from posedenoise.shipped import resolve_checkpoint
+
+        unshipped_architecture = (
+            str(checkpoint) in list_models() and not resolve_checkpoint(checkpoint).exists()
+        )
+    if unshipped_architecture:
+        # a registered model without weights to learn (the identity): built, not loaded
+        from posedenoise.models import create_model
+
+        model = create_model(str(checkpoint))
+        if any(True for _ in model.parameters()):
+            raise PoseDenoiseError(
+                f"{checkpoint} is an architecture, not a trained model: give its checkpoint or a shipped name"
+            )
+        checkpoint, step = None, 1
+        method = f"model {type(model).__name__.lower()} (step 1, sigma_in {sigma_in:g})"
+    elif checkpoint is not None:
         from posedenoise.checkpoint import load_model
-        from posedenoise.noise import Experiment
 
         model, meta = load_model(checkpoint, device)
-        experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
-        step = experiment.step
-        method = f"model {meta['model']} (experiment {experiment.name}, step {step}, sigma_in {sigma_in:g})"
+        if getattr(model, "input_kind", None) == "tracks":
+            step = 1
+            method = f"model {meta.get('shipped_name', meta['model'])} (whole tracks)"
+        else:
+            from posedenoise.noise import Experiment
+
+            experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
+            step = experiment.step
+            method = (
+                f"model {meta['model']} (experiment {experiment.name}, step {step}, sigma_in {sigma_in:g})"
+            )
+            trained_joints = np.zeros(len(JOINTS), dtype=bool)
+            trained_joints[meta.get("trained_joints", CHAPTER_JOINTS)] = True
     elif model is not None:
         model = model.to(device)
         step = 1 if step is None else int(step)
@@ -386,6 +456,9 @@ def denoise_file(
         if fps is not None:
             filters.check(reject, rejection, fps)
         method = f"outlier rejection {filters.describe(reject, rejection)}, then {method}"
+    on_tracks = model is not None and getattr(model, "input_kind", None) == "tracks"
+    if repair_swaps is None:
+        repair_swaps = on_tracks
     if repair_swaps:
         method = f"left/right swap repair, then {method}"
 
@@ -413,7 +486,7 @@ def denoise_file(
             min_score=min_score,
             fill_missing=fill_missing,
             step=step,
-            notes=list(opened.notes),
+            notes=list(opened.notes) + notes,
         )
         if (filter is not None or reject is not None) and fps is None and opened.fps is None:
             summary.notes.append(f"no frame rate in the file: {DEFAULT_FPS:g} fps assumed (give --fps)")
@@ -426,12 +499,24 @@ def denoise_file(
         if filter is None:
             from posedenoise.noise import WINDOW
 
-            summary.delay_frames = (WINDOW - 1) // 2 * step
-            summary.lookahead_frames = (WINDOW - 1) * step
-            summary.passthrough = [n for n in names if n not in JOINTS]
+            if on_tracks:
+                summary.delay_frames = summary.lookahead_frames = model.config.receptive_field // 2
+                min_frames = MIN_SMOOTH_FRAMES
+            else:
+                summary.delay_frames = (WINDOW - 1) // 2 * step
+                summary.lookahead_frames = (WINDOW - 1) * step
+                min_frames = WINDOW * step
+            changes = mapping >= 0  # (25,) joints of the layout the file has
+            if trained_joints is not None:
+                changes &= trained_joints
             handled = np.zeros(len(names), dtype=bool)
-            handled[mapping[mapping >= 0]] = True  # source joints the model changes
-            min_frames = WINDOW * step
+            handled[mapping[changes]] = True  # source joints the model changes
+            untrained = [names[mapping[j]] for j in np.flatnonzero((mapping >= 0) & ~changes)]
+            summary.passthrough = [n for n in names if n not in JOINTS] + untrained
+            if untrained:
+                summary.notes.append(
+                    f"left as detected (absent from the model's training data): {', '.join(untrained)}"
+                )
         else:
             summary.delay_frames = summary.lookahead_frames = filters.delay_frames(filter, fps, **params)
             handled = np.ones(len(names), dtype=bool)
@@ -459,7 +544,7 @@ def denoise_file(
         model_options = dict(
             step=step, sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride
         )
-        model_options.update(batch_size=batch_size, device=device)
+        model_options.update(batch_size=batch_size, device=device, subpixel=subpixel)
 
         def dense_piece(frames: np.ndarray, values: np.ndarray, fill_value: float) -> np.ndarray:
             """Detections at `frames` spread onto every frame between the first and last."""
@@ -484,9 +569,20 @@ def denoise_file(
             dense = np.zeros((length, len(JOINTS), 2))
             dense_present = np.zeros((length, len(JOINTS)), dtype=bool)
             dense[pos], dense_present[pos] = coords25[s:e], present25[s:e]
-            est25 = denoise_track(dense, dense_present, model, **model_options)[pos]  # (e - s, 25, 2)
+            if on_tracks:
+                from posedenoise.tracktrain import predict_tracks
+
+                dense_score = np.zeros((length, len(JOINTS)))
+                dense_score[pos] = to_layout25(track.scores[s:e, :, None], mapping)[0][..., 0]
+                est25 = predict_tracks(model, dense[None], dense_present[None], dense_score[None])[0][pos]
+                allowed = present25[s:e] | (fill_missing & _between_detections(present25[s:e]))
+                est25 = np.where(allowed[..., None], est25, np.nan)
+            else:
+                est25 = denoise_track(dense, dense_present, model, **model_options)[pos]  # (e - s, 25, 2)
             out = np.full((e - s, len(names), 2), np.nan)
             has = mapping >= 0
+            if trained_joints is not None:
+                has = has & trained_joints
             out[:, mapping[has]] = est25[:, has]
             return out
 
