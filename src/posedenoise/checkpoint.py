@@ -76,3 +76,14 @@ def load_model(
             path, f"weights do not fit model {meta['model']!r} ({str(exc).splitlines()[0]})"
         ) from None
     return model.to(device).eval(), meta
+
+
+def load_weights_into(model: torch.nn.Module, path: str | Path, model_name: str) -> None:
+    """Start `model` (registry name `model_name`) from the weights of checkpoint `path` (fine-tuning)."""
+    init = read_checkpoint(path)
+    if init["meta"]["model"] != model_name:
+        raise InputError(path, f"is a {init['meta']['model']} checkpoint, not {model_name}")
+    try:
+        model.load_state_dict(init["state_dict"])
+    except RuntimeError as exc:
+        raise InputError(path, f"weights do not fit ({str(exc).splitlines()[0]})") from None

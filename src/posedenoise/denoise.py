@@ -729,18 +729,6 @@ def _ranges(frames: list[int]) -> str:
     return ", ".join(parts)
 
 
-def _ranges(frames: list[int]) -> str:
-    """[3, 4, 5, 9] -> '3-5, 9'."""
-    parts, start = [], None
-    for i, f in enumerate(frames):
-        if start is None:
-            start = f
-        if i + 1 == len(frames) or frames[i + 1] != f + 1:
-            parts.append(f"{start}-{f}" if f != start else f"{f}")
-            start = None
-    return ", ".join(parts)
-
-
 def settings_path(output: str | Path) -> Path:
     """Where `denoise` records the method and parameters that made `output`: `<stem>.denoise.json`."""
     output = Path(output)

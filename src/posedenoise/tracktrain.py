@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from posedenoise import fileio
-from posedenoise.checkpoint import read_checkpoint, save_checkpoint
+from posedenoise.checkpoint import load_weights_into, read_checkpoint, save_checkpoint
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.layout import FLIP_PAIRS, JOINTS
 from posedenoise.metrics import pck
@@ -139,13 +139,7 @@ def fit_tracks(
     if getattr(model, "input_kind", None) != "tracks":
         raise PoseDenoiseError(f"{config.model} is not a track model")
     if config.init_from and state is None:
-        init = read_checkpoint(config.init_from)
-        if init["meta"]["model"] != config.model:
-            raise InputError(config.init_from, f"is a {init['meta']['model']} checkpoint, not {config.model}")
-        try:
-            model.load_state_dict(init["state_dict"])
-        except RuntimeError as exc:
-            raise InputError(config.init_from, f"weights do not fit ({str(exc).splitlines()[0]})") from None
+        load_weights_into(model, config.init_from, config.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start, history, elapsed = 0, [], 0.0
     if state is not None:

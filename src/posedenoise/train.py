@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 
 from posedenoise import fileio
-from posedenoise.checkpoint import read_checkpoint, save_checkpoint
+from posedenoise.checkpoint import load_weights_into, read_checkpoint, save_checkpoint
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import argmax
@@ -375,13 +375,7 @@ def fit(
     torch.manual_seed(config.seed)
     model = create_model(config.model, **config.model_options).to(dev)
     if config.init_from and state is None:
-        init = read_checkpoint(config.init_from)
-        if init["meta"]["model"] != config.model:
-            raise InputError(config.init_from, f"is a {init['meta']['model']} checkpoint, not {config.model}")
-        try:
-            model.load_state_dict(init["state_dict"])
-        except RuntimeError as exc:
-            raise InputError(config.init_from, f"weights do not fit ({str(exc).splitlines()[0]})") from None
+        load_weights_into(model, config.init_from, config.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     micro_batch = micro_batch_for(model, config.batch_size, dev, config.micro_batch_size)
     plateau = PlateauState(lr=config.lr)
