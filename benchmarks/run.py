@@ -12,6 +12,8 @@ What it measures, each side by side with its reference in the same process:
   and bf16 autocast: windows per second, the step's FLOPs (`torch.utils.flop_counter`) per second over a
   dense matmul's in the same run, and the share of the step spent making the batch (noise + rendering);
 - denoising: `denoise.denoise_track` over a synthetic track (every window at stride 1), frames per second;
+- a crowd (`benchmarks/crowd.py`): `denoise --filter gaussian` on 20 people x 9,000 frames of COCO results
+  against a minimal script that knows who is who, on a file 10x longer, and on a folder of 8 with `--jobs 2`;
 - peak memory: a few training steps and an evaluation batch in a fresh subprocess holding the whole
   training and validation splits, as `train.fit` does (`benchmarks/rss_child.py`), at full scale and on
   a 300,000-frame preparation (how memory depends on the data).
@@ -37,6 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import crowd  # benchmarks/crowd.py, beside this file
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
@@ -58,6 +61,8 @@ CONV_MODELS = ("conv3d", "convlstm-s", "convlstm-c")
 PRECISIONS = ("fp32", "bf16")
 BATCH = 16  # the chapter's batch size
 SMALL_FRAMES = 300_000  # a second, smaller preparation: training speed, and memory against data size
+CROWD_FULL = dict(people=20, frames=9000, scale=10, folder=8, jobs=2)  # 5 minutes at 30 fps, 96 MB
+CROWD_QUICK = dict(people=20, frames=1500, scale=10, folder=8, jobs=2)
 
 
 def log(message: str) -> None:
@@ -340,6 +345,7 @@ def goals(r: dict) -> dict:
         "conv_models_at_least_50pct_of_matmul_fp32": {n: f >= 0.5 for n, f in conv.items()},
         "bf16_at_least_2x_fp32": {n: s >= 2 for n, s in bf16.items()} if amx else "not applicable: no AMX",
         "denoise_conv3d_at_least_100_fps": r["denoise_frames_per_s"]["conv3d"] >= 100,
+        "crowd": r["crowd"]["goals"] if "crowd" in r else "not measured",
         "train_peak_rss_at_most_2gb": {n: mb <= 2048 for n, mb in rss.items()}
         if r["train_peak_rss_data"]["full_scale"]
         else "not judged: --quick measures memory below full scale",
@@ -415,6 +421,10 @@ def main(argv: list[str] | None = None) -> dict:
         denoise = bench_denoise(rounds=2 if quick else 3, quick=quick)
         results["denoise"] = denoise
         results["denoise_frames_per_s"] = {n: denoise[n]["fp32"]["frames_per_s"] for n in MODELS}
+
+        # a crowd's results file against the minimal script, a 10x longer file, a folder with --jobs 2
+        log("denoise on a crowd (benchmarks/crowd.py)")
+        results["crowd"] = crowd.bench(**(CROWD_QUICK if quick else CROWD_FULL))
 
         # peak memory, each in a fresh process: --quick on the small preparation only
         scales = {"small": small} if quick else {"full": full, "small": small}
