@@ -100,6 +100,13 @@ def test_denoise_streams_coco_and_reads_other_json_whole(tmp_path, small_pieces)
     assert denoise_file(tmp_path / "mm.json", tmp_path / "mm_out.json", filter="gaussian").format == "mmpose"
 
 
+def test_an_unknown_layout_is_named(tmp_path):
+    src = tmp_path / "crowd.json"
+    src.write_text(json.dumps(crowd()))
+    with pytest.raises(InputError, match="unknown layout 'nonsense'"):
+        denoise_file(src, tmp_path / "out.json", filter="gaussian", layout="nonsense")
+
+
 @pytest.mark.parametrize(
     "text, problem",
     [

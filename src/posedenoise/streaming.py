@@ -34,6 +34,7 @@ import numpy as np
 
 from posedenoise import fileio
 from posedenoise.errors import InputError
+from posedenoise.layout import SOURCE_LAYOUTS
 from posedenoise.tracks import (
     BoxAssociator,
     PersonTrack,
@@ -262,6 +263,9 @@ class StreamedResults:
 
     def _read(self) -> None:
         layout_given = self.layout
+        if layout_given is not None and layout_given not in SOURCE_LAYOUTS:
+            choices = ", ".join(SOURCE_LAYOUTS)
+            raise InputError(self.path, f"unknown layout {layout_given!r}; choose one of {choices}")
         self.k: int | None = None
         self.ids_given: bool | None = None
         self.id_codes: dict[Any, int] = {}
