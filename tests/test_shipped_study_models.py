@@ -31,7 +31,7 @@ def held_out(tmp_path_factory) -> Path:
 
 
 def test_the_study_models_ship():
-    assert {"conv3d-1.2", "deciwatch-1.2", "deciwatch-2.2"} <= set(STUDY_MODELS)
+    assert {"conv3d-1.2", "conv3d-2.2", "deciwatch-1.2", "deciwatch-2.2"} <= set(STUDY_MODELS)
 
 
 @pytest.mark.parametrize("name", STUDY_MODELS)
