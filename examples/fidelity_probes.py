@@ -112,7 +112,11 @@ def overfit(
             loss = sum(float(masked_loss(model, o, b)) for o, b in zip(outs, batches, strict=True))
         model.train()
         pred = torch.cat([argmax(o) for o in outs])
-        return loss / len(batches), pck_text(pred, gt, present, torso)
+        # present joints whose output map is all zero (after the ReLU): their argmax is (0, 0)
+        zero = sum(
+            int(((o.flatten(-2).amax(-1) <= 0) & b.present).sum()) for o, b in zip(outs, batches, strict=True)
+        )
+        return loss / len(batches), f"{pck_text(pred, gt, present, torso)}, all-zero maps {zero}"
 
     print(
         f"{model_name} {options} lr {lr}, {windows} windows of {exp.name}, fixed noise: loss of all-zero "
