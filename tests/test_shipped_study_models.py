@@ -13,6 +13,7 @@ import posedenoise
 from posedenoise.checkpoint import load_model, read_checkpoint
 from posedenoise.evaluate import evaluate_checkpoint
 from posedenoise.prepare import prepare_dataset
+from posedenoise.shipped import resolve_checkpoint, shipped_models
 from posedenoise.sources.synthetic import generate_synthetic
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -35,8 +36,10 @@ def test_the_study_models_ship():
 
 
 @pytest.mark.parametrize("name", STUDY_MODELS)
-def test_a_shipped_study_model_loads_with_its_card(name):
-    path = WEIGHTS / f"{name}.pt"
+def test_a_shipped_study_model_loads_by_name_with_its_card(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a file of that name in the working folder would win over the shipped model
+    path = resolve_checkpoint(name)
+    assert path == WEIGHTS / f"{name}.pt"
     model, meta = load_model(path)
     model_name, k, y = STUDY_NAME.match(name).groups()
     assert (meta["model"], meta["shift"], meta["experiment"]) == (model_name, int(k), int(y))
@@ -47,13 +50,17 @@ def test_a_shipped_study_model_loads_with_its_card(name):
     assert "seed 12345" in card["test"]["data"]
     assert path.stat().st_size < 10_000_000
     assert "optimizer" not in read_checkpoint(path)  # weights and meta only
+    listed = {m.name: m for m in shipped_models()}
+    assert listed[name].model == model_name and "test PCK" in listed[name].summary
 
 
 @pytest.mark.parametrize("name", STUDY_MODELS)
 def test_a_shipped_study_model_reproduces_its_test_pck(name, held_out):
     card = read_checkpoint(WEIGHTS / f"{name}.pt")["meta"]["card"]
     test = card["test"]
-    result = evaluate_checkpoint(WEIGHTS / f"{name}.pt", held_out, split="test", limit=test["subset_windows"])
+    result = evaluate_checkpoint(
+        resolve_checkpoint(name), held_out, split="test", limit=test["subset_windows"]
+    )
     for alpha, recorded in test["subset_pck"].items():
         assert result["pck"][alpha] == pytest.approx(recorded, abs=2e-3), alpha
     # the card's claim: above the identity function at every threshold, on the whole test split too
