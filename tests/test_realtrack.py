@@ -232,3 +232,22 @@ def test_on_the_real_sample_the_whole_body_swap_is_put_back_without_inventing_mo
     assert figures["swap_68_72_repaired_model"] >= 0.8 > figures["swap_68_72_repaired_raw"]
     assert figures["jitter_model"] < 0.5 * figures["jitter_raw"]
     assert figures["model_vs_gaussian_px_median"] < 6.0  # elsewhere a smoothing, no invented motion
+
+
+def test_a_shipped_study_model_is_evaluated_by_name_and_leaves_the_package_alone(tmp_path):
+    from typer.testing import CliRunner
+
+    from posedenoise.cli import app
+    from posedenoise.evaluate import cached_evaluation
+    from posedenoise.shipped import WEIGHTS_DIR, list_shipped
+
+    study = [n for n in list_shipped() if n != "posetcn"]
+    if not study:
+        pytest.skip("no shipped study model in this checkout")
+    data = tmp_path / "data"
+    done = CliRunner().invoke(app, ["prepare", "--synthetic", "--synthetic-videos", "12", "--out", str(data)])
+    assert done.exit_code == 0, done.output
+    before = sorted(p.name for p in WEIGHTS_DIR.iterdir())
+    result = cached_evaluation(study[0], data, "test", limit=8)
+    assert result["windows"] == 8
+    assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == before  # no cache written into the package

@@ -124,8 +124,10 @@ def _materialize(inputs):
 
 
 def resolve_checkpoint(target: str | Path) -> Path:
-    """A run directory (its `best.pt`) or a checkpoint file -> the checkpoint path."""
-    target = Path(target)
+    """A run directory (its `best.pt`), a checkpoint file or a shipped model's name -> the checkpoint path."""
+    from posedenoise import shipped
+
+    target = shipped.resolve_checkpoint(target)
     if target.is_dir():
         best = target / "best.pt"
         if not best.is_file():
@@ -422,7 +424,11 @@ def cached_evaluation(
         "version": RESULT_VERSION,
         "fingerprints": {"checkpoint": file_sha256(checkpoint), "data": ds.fingerprint()},
     }
-    cached = read_evaluation(path)
+    from posedenoise.shipped import WEIGHTS_DIR
+
+    # a shipped model's folder is the installed package: its evaluations are computed, never cached there
+    in_package = checkpoint.resolve().parent == WEIGHTS_DIR
+    cached = None if in_package else read_evaluation(path)
     if not force and is_fresh(cached, expected):
         return cached
     if not evaluate_if_stale:
@@ -431,7 +437,8 @@ def cached_evaluation(
         checkpoint, ds, split, device=device, batch_size=batch_size, limit=limit, progress=progress,
         seed=seed, inputs=inputs,
     )  # fmt: skip
-    write_json(path, result)
+    if not in_package:
+        write_json(path, result)
     return result
 
 
