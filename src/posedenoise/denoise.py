@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from posedenoise import fileio, filters
+from posedenoise import checks, fileio, filters
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
 from posedenoise.layout import (
@@ -393,10 +393,11 @@ def denoise_file(
     """
     if sum(x is not None for x in (checkpoint, filter, model)) > 1:
         raise PoseDenoiseError("give at most one of a model or a filter")
-    if not 0 <= min_score <= 1:
-        raise PoseDenoiseError(f"min_score must be in [0, 1], got {min_score}")
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise PoseDenoiseError(f"--fps must be > 0, got {fps}")
+    if Path(output).resolve() == Path(input).resolve():
+        raise PoseDenoiseError(f"{output}: is the input file; give another output (-o) name")
+    _check_options(min_score, jump, max_gap, sigma_in, margin, stride, batch_size, fps)
+    if filter is None and filter_params:
+        raise PoseDenoiseError(f"{', '.join(sorted(filter_params))}: filter parameters need a filter")
 
     params = filters.resolve(filter, filter_params) if filter is not None else {}
     rejection = filters.resolve_reject(reject, reject_params) if reject is not None else {}
@@ -745,6 +746,23 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+MAX_GAP = 1000  # frames: a track is smoothed across gaps up to this long, frame by frame in memory
+MAX_SIGMA_IN = 10.0  # grid pixels: training drew 1 to 3; wider maps carry no position left
+
+
+def _check_options(min_score, jump, max_gap, sigma_in, margin, stride, batch_size, fps) -> None:
+    """Refuse option values that would be changed, ignored or meaningless (named by their options)."""
+    checks.number("--min-score", min_score, 0.0, 1.0)
+    checks.number("--jump", jump, 0.0, above=True)  # 0 or below would split at every frame
+    checks.whole("--max-gap", max_gap, 0, MAX_GAP)
+    checks.number("--sigma-in", sigma_in, 0.0, MAX_SIGMA_IN, above=True)
+    checks.number("margin", margin, 0.0, 5.0)
+    checks.whole("--stride", stride, 1, 5)  # at most the window length (noise.WINDOW; it needs torch)
+    checks.whole("--batch-size", batch_size, 1)
+    if fps is not None:
+        checks.number("--fps", fps, 0.0, above=True)
 
 
 def _between_detections(present: np.ndarray) -> np.ndarray:

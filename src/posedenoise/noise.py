@@ -244,7 +244,10 @@ def noise_profile(noise: str | RealisticNoise | None, options: dict | None = Non
     fields = set(RealisticNoise.__dataclass_fields__)
     unknown = sorted(set(options or {}) - fields)
     if unknown:
-        raise PoseDenoiseError(f"unknown realistic noise options: {', '.join(unknown)}")
+        raise PoseDenoiseError(
+            f"unknown realistic noise option(s) {', '.join(unknown)}; valid options: "
+            + ", ".join(RealisticNoise.__dataclass_fields__)
+        )
     opts = dict(options or {})
     if "confidence_quantiles" in opts:
         opts["confidence_quantiles"] = tuple(float(v) for v in opts["confidence_quantiles"])

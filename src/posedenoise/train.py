@@ -15,6 +15,7 @@ import ctypes
 import io
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from posedenoise import fileio
+from posedenoise import checks, fileio
 from posedenoise.checkpoint import load_weights_into, read_checkpoint, save_checkpoint
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
@@ -35,6 +36,7 @@ from posedenoise.noise import ALL_EXPERIMENTS, GRID, Experiment, noise_profile
 from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
 
 TRAINABLE_MODELS = study_models()  # the chapter's four, in the order of its tables
+RUN_FILES = ("config.json", "history.csv", "best.pt", "last.pt")  # what a run folder holds
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_pck", "lr", "lr_reduced", "seconds")
 
 Callback = Callable[[dict[str, Any]], None]
@@ -69,6 +71,31 @@ class TrainConfig:
     @property
     def exp(self) -> Experiment:
         return Experiment(self.shift, self.experiment)
+
+    def validate(self) -> TrainConfig:
+        """Refuse values no run can use (each named by its command-line option); returns self."""
+        if self.model not in TRAINABLE_MODELS:
+            known = ", ".join(TRAINABLE_MODELS)
+            raise PoseDenoiseError(f"--model must be one of {known}, got {self.model!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise PoseDenoiseError(f"--precision must be fp32 or bf16, got {self.precision!r}")
+        Experiment(self.shift, self.experiment)  # checks --shift and --experiment
+        checks.whole("--batch-size", self.batch_size, 1)
+        checks.whole("--micro-batch", self.micro_batch_size, 0)
+        checks.whole("--max-epochs", self.max_epochs, 1)
+        checks.whole("--warmup-steps", self.warmup_steps, 0)
+        if self.limit is not None:
+            checks.whole("--limit", self.limit, 1)
+        checks.seed("--seed", self.seed)
+        checks.number("--lr", self.lr, 0.0, 1.0)
+        checks.whole("eval_batch_size", self.eval_batch_size, 1)
+        checks.whole("lr_patience", self.lr_patience, 1)
+        checks.whole("stop_patience", self.stop_patience, 1)
+        checks.number("lr_factor", self.lr_factor, 0.0, 1.0, above=True)
+        for name, value in self.noise_options.items():
+            if not isinstance(value, (list, tuple)):
+                checks.number(f"--noise-option {name}", value)
+        return self
 
 
 # ----------------------------------------------------------------------------- schedule (pure functions)
@@ -266,11 +293,26 @@ def tune_cpu_allocator() -> bool:
     return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
 
 
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+
+
 def resolve_device(device: str) -> torch.device:
+    """auto (a GPU if there is one), cpu, cuda, cuda:N or mps -> a device this machine has."""
+    if not DEVICE_PATTERN.fullmatch(str(device)):
+        raise PoseDenoiseError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise PoseDenoiseError(f"--device {device}: CUDA is not available on this machine")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise PoseDenoiseError(f"--device {device}: CUDA is not available on this machine")
+        index = torch.device(device).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise PoseDenoiseError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to "
+                f"cuda:{torch.cuda.device_count() - 1}"
+            )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise PoseDenoiseError("--device mps: MPS is not available on this machine")
     return torch.device(device)
 
 
@@ -289,6 +331,22 @@ def _history_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def sync_history(run_dir: Path, history: list[dict]) -> bool:
+    """Rewrite `history.csv` from a checkpoint's history when they differ; returns whether it did.
+
+    A kill between writing last.pt and history.csv leaves the file an epoch short; last.pt holds the
+    whole history, so the file can always be rebuilt from it."""
+    text = _history_csv(history)
+    path = run_dir / "history.csv"
+    try:
+        if path.read_text() == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    fileio.write_text(path, text)
+    return True
 
 
 @dataclass
@@ -313,12 +371,7 @@ def fit(
 ) -> FitResult:
     """Train one run. With `resume`, continue from `last.pt` and end exactly where an uninterrupted run
     with the same seed ends (noise and order are seeded per epoch, RNG states are checkpointed)."""
-    if config.model not in TRAINABLE_MODELS:
-        raise PoseDenoiseError(f"--model must be one of {', '.join(TRAINABLE_MODELS)}, got {config.model!r}")
-    if config.warmup_steps < 0:
-        raise PoseDenoiseError(f"--warmup-steps must be 0 or positive, got {config.warmup_steps}")
-    if config.precision not in ("fp32", "bf16"):
-        raise PoseDenoiseError(f"--precision must be fp32 or bf16, got {config.precision!r}")
+    config.validate()
     noise_profile(config.noise, config.noise_options)  # an unknown profile or option fails here
     exp = config.exp
     rank, world_size, local_rank = _distributed()
@@ -359,6 +412,10 @@ def fit(
             raise InputError(last_path, "not a resumable last.pt (no training state); remove the run folder")
         # the resumed run keeps its own config; only the epoch cap may be raised
         config = replace(saved, max_epochs=max(saved.max_epochs, config.max_epochs))
+        if is_main:
+            # a kill -9 while a checkpoint was written leaves its temporary file behind
+            fileio.remove_stale_temp_files(run_dir, RUN_FILES)
+            sync_history(run_dir, state["history"])
         if state.get("finished") and config.max_epochs <= state["epoch"]:
             return FitResult(
                 run_dir,
@@ -369,7 +426,7 @@ def fit(
                 resumed_from=state["epoch"],
                 history=state["history"],
             )
-        if state["meta"]["data_fingerprint"] != ds.fingerprint():
+        if state["meta"].get("data_fingerprint") != ds.fingerprint():
             raise InputError(data_dir, f"differs from the data {run_dir} was trained on; cannot resume")
 
     torch.manual_seed(config.seed)
@@ -413,6 +470,13 @@ def fit(
     )
     if windows.n == 0 or len(val_inputs) == 0:
         raise InputError(data_dir, f"no training or validation windows at step {exp.step}; prepare more data")
+    if len(windows) == 0:  # under DDP: fewer batches than processes (a distributed drop-last)
+        raise InputError(
+            data_dir,
+            f"{windows.n} training windows make {-(-windows.n // config.batch_size)} batches of "
+            f"{config.batch_size}, fewer than the {world_size} processes: every process would get 0 "
+            "batches; use fewer processes, a smaller --batch-size or more data",
+        )
 
     meta = {
         "model": config.model,
@@ -572,6 +636,9 @@ def fit_grid(
                 }
             )
         if status == "finished":
+            run_dir = run_dir_for(runs_dir, config.model, config.shift, config.experiment, config.noise)
+            if _distributed()[0] == 0:  # rank 0 writes the run
+                sync_history(run_dir, read_checkpoint(run_dir / "last.pt")["history"])
             continue
         results.append(
             fit(config, data_dir, runs_dir, device, resume=status == "unfinished", callback=callback)
