@@ -119,10 +119,10 @@ def test_failed_prepare_leaves_previous_preparation_intact(tmp_path):
 
 
 def test_videos_shorter_than_a_window_are_reported(tmp_path):
-    with pytest.raises(InputError, match="shorter than a window"):
+    with pytest.raises(InputError, match="short: every video is shorter than a window"):
         prepare_dataset([make_track("short", 4)], tmp_path / "p")
     summary = prepare_dataset([make_track("short", 4), make_track("long", 40)], tmp_path / "p")
-    assert any("shorter than a window" in n for n in summary.notes)
+    assert any("shorter than a window" in n and n.endswith(": short") for n in summary.notes)
 
 
 def test_missing_or_unfinished_preparation_is_a_clear_error(tmp_path):

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from posedenoise import fileio
-from posedenoise.errors import InputError
+from posedenoise import checks, fileio
+from posedenoise.errors import InputError, PoseDenoiseError, os_error_message
 from posedenoise.layout import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
 from posedenoise.noise import GRID, WINDOW
 from posedenoise.sources import Track
@@ -146,12 +146,18 @@ def prepare_dataset(
     """Crop, window, split and write the prepared dataset to `out` (SPEC sections 4, 5, 11)."""
     if split_by not in ("window", "video"):
         raise InputError(None, f"--split-by must be 'window' or 'video', got {split_by!r}")
+    # a margin below 0 shrinks the box inside the body (coordinates off the grid); above 5 a person
+    # spans under 5 of the 56 grid pixels
+    margin = checks.number("--margin", margin, 0.0, MAX_MARGIN)
+    seed = checks.seed("--seed", seed)
     out = Path(out)
+    check_output_folder(out)  # before any work: a folder that is not ours is refused at once
     coords_parts, present_parts, torso_parts, video_parts, frame_parts = [], [], [], [], []
     video_rows = []
     starts = {n: [] for n in STEPS}
     skipped = {"fewer than 2 present joints": 0, "degenerate box": 0}
-    short_videos = 0
+    short_videos = []  # names of videos that gave no window
+    empty_videos = []  # names of videos without a usable frame
     row0 = 0
     for i, track in enumerate(tracks):
         track.validate()
@@ -170,8 +176,10 @@ def prepare_dataset(
         frame_parts.append(frames.astype(np.int32))
         for n in STEPS:
             starts[n].append(row0 + window_starts(frames, n))
-        if len(window_starts(frames, 1)) == 0:
-            short_videos += 1
+        if len(frames) == 0:
+            empty_videos.append(track.name)
+        elif len(window_starts(frames, 1)) == 0:
+            short_videos.append(track.name)
         video_rows.append(
             {
                 "video": video_id,
@@ -186,7 +194,11 @@ def prepare_dataset(
         if progress is not None:
             progress("tracks", i + 1, total_tracks)
     if row0 == 0:
-        raise InputError(None, "no usable frames in the given sources")
+        raise InputError(
+            None,
+            f"{_named(empty_videos)}: no usable frames (every frame has fewer than 2 visible joints, or "
+            "all its joints at one point)",
+        )
 
     frames_npz = {
         "coords": np.concatenate(coords_parts),
@@ -205,7 +217,9 @@ def prepare_dataset(
         window_counts[f"step{n}"] = {name: int((labels == j).sum()) for j, name in enumerate(SPLIT_NAMES)}
     if sum(window_counts["step1"].values()) == 0:
         raise InputError(
-            None, f"every video is shorter than a window of {WINDOW} frames: nothing to train on"
+            None,
+            f"{_named(short_videos + empty_videos)}: every video is shorter than a window of {WINDOW} "
+            "consecutive usable frames; nothing to train on",
         )
 
     torso = frames_npz["torso"]
@@ -220,10 +234,78 @@ def prepare_dataset(
         split_by=split_by,
         seed=seed,
     )
-    if short_videos:
-        summary.notes.append(f"{short_videos} videos shorter than a window gave no windows")
+    if short_videos or empty_videos:
+        summary.notes.append(
+            f"{len(short_videos) + len(empty_videos)} videos shorter than a window of {WINDOW} "
+            f"consecutive usable frames gave no windows: {_named(short_videos + empty_videos)}"
+        )
+    for step, counts in window_counts.items():
+        empty = [name for name in SPLIT_NAMES[1:] if counts[name] == 0 and counts["train"] > 0]
+        if empty:
+            how = "with --split-by video, whole videos go to one subset: " if split_by == "video" else ""
+            summary.notes.append(
+                f"WARNING: {step} has 0 {' and 0 '.join(empty)} windows ({how}{summary.videos} videos); "
+                "training and evaluation need them, prepare more videos"
+            )
     _write_prepared(out, frames_npz, windows_npz, pd.DataFrame(video_rows), summary, margin, progress)
     return summary
+
+
+MAX_MARGIN = 5.0
+PREPARED_FILES = ("frames.npz", "windows.npz", "videos.csv", "manifest.json")  # all a preparation writes
+PREPARED_FORMAT = "posedenoise-prepared"
+
+
+def _named(names: list[str], shown: int = 3) -> str:
+    """'a.json' / 'a.json, b.json and 4 more' / 'the given sources'."""
+    if not names:
+        return "the given sources"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def is_prepared_folder(path: str | Path) -> bool:
+    """Whether `path` holds a preparation's manifest (what marks a folder posedenoise wrote)."""
+    try:
+        manifest = json.loads((Path(path) / "manifest.json").read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == PREPARED_FORMAT
+
+
+def check_output_folder(out: str | Path) -> None:
+    """Refuse an output folder that is not posedenoise's to replace.
+
+    Allowed: a path that does not exist, an empty folder, or a prepared folder (recognised by its
+    manifest) holding nothing but what a preparation writes. Refused, with nothing touched: an existing
+    file, a symbolic link, a folder of anything else.
+    """
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink():
+        raise InputError(out, "is a symbolic link; give the folder itself or a new one as --out")
+    if not out.is_dir():
+        raise InputError(out, "exists and is not a folder; --out must be a new, empty or prepared folder")
+    try:
+        entries = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise PoseDenoiseError(os_error_message(exc, out, "cannot read")) from None
+    if not entries:
+        return
+    if not is_prepared_folder(out):
+        raise InputError(
+            out,
+            "is a folder posedenoise did not prepare (no manifest.json of a prepared dataset) and is not "
+            "empty; give a new or empty folder as --out",
+        )
+    others = [name for name in entries if name not in PREPARED_FILES]
+    if others:
+        raise InputError(
+            out,
+            f"holds files a preparation does not write ({_named(others)}); move them away or give "
+            "another --out",
+        )
 
 
 def _content_hash(arrays: dict[str, np.ndarray]) -> str:
@@ -235,6 +317,13 @@ def _content_hash(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _write_prepared(out, frames_npz, windows_npz, videos, summary, margin, progress) -> None:
+    try:
+        _write_prepared_files(out, frames_npz, windows_npz, videos, summary, margin, progress)
+    except OSError as exc:
+        raise PoseDenoiseError(os_error_message(exc, out, "cannot write")) from None
+
+
+def _write_prepared_files(out, frames_npz, windows_npz, videos, summary, margin, progress) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -245,7 +334,7 @@ def _write_prepared(out, frames_npz, windows_npz, videos, summary, margin, progr
         np.savez(tmp / "windows.npz", **windows_npz)
         videos.to_csv(tmp / "videos.csv", index=False)
         manifest = {
-            "format": "posedenoise-prepared",
+            "format": PREPARED_FORMAT,
             "format_version": FORMAT_VERSION,
             "grid": GRID,
             "window": WINDOW,
@@ -266,14 +355,18 @@ def _write_prepared(out, frames_npz, windows_npz, videos, summary, margin, progr
         }
         fileio.write_json(tmp / "manifest.json", manifest)  # last: its presence marks a finished folder
         summary.bytes_on_disk = sum(p.stat().st_size for p in tmp.iterdir())
-        # swap into place: the old preparation survives until the new one is complete
+        # swap into place: the old preparation survives until the new one is complete. Checked again
+        # here, just before anything is moved: only an empty folder or a preparation is replaced.
+        check_output_folder(out)
         backup = None
         if out.exists():
-            backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, backup)
+            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, backup)  # onto the empty folder mkdtemp made
         os.replace(tmp, out)
         if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+            for name in PREPARED_FILES:  # only what a preparation writes, then the (empty) folder
+                (backup / name).unlink(missing_ok=True)
+            backup.rmdir()
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -311,6 +404,9 @@ def plan_sources(
     from posedenoise.sources.penn_action import find_penn_action, load_penn_action
     from posedenoise.sources.synthetic import SyntheticConfig, generate_synthetic, videos_for_frames
 
+    if not full_scale:
+        synthetic_videos = checks.whole("--synthetic-videos", synthetic_videos, 1)
+    seed = checks.seed("--seed", seed)
     chosen_by_default = not (penn_action or brace or custom or synthetic or full_scale)
     if chosen_by_default:
         raw = Path(raw_root)
@@ -369,9 +465,14 @@ def manifest_of(path: str | Path) -> dict:
     if not path.exists():
         raise InputError(path.parent, "not a prepared dataset (no manifest.json); run `posedenoise prepare`")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads(path.read_text())
+    except RecursionError:
+        raise InputError(path, "unreadable manifest (nested too deeply)") from None
+    except (OSError, ValueError) as exc:
         raise InputError(path, f"unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != PREPARED_FORMAT:
+        raise InputError(path, "not the manifest of a prepared dataset; run `posedenoise prepare` again")
+    return manifest
 
 
 __all__ = ["PrepareSummary", "crop_to_grid", "prepare_dataset", "torso_diameter", "window_starts"]
