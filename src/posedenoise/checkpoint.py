@@ -6,6 +6,7 @@ A checkpoint is a plain dict of tensors, numbers and strings, so it loads with
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +49,42 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.exists():
         names = ", ".join(list_shipped()) or "none"
         raise InputError(path, f"checkpoint not found (nor a shipped model; shipped: {names})")
+    if not path.is_file():
+        raise InputError(path, "is not a checkpoint file (and not a run folder with best.pt)")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not ours
+        raise InputError(path, "not a posedenoise checkpoint (a .pt file written by `posedenoise train`)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # damaged bytes make torch.load raise almost anything (struct.error, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, f"not a readable checkpoint ({first})") from None
+        text = str(exc).strip()
+        if "weights only load failed" in text.lower():
+            problem = "holds objects besides tensors, numbers and strings; not loaded, so no code runs"
+        else:
+            problem = text.splitlines()[0] if text else type(exc).__name__
+        raise InputError(path, f"not a readable posedenoise checkpoint ({problem})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InputError(path, "not a posedenoise checkpoint")
     if ckpt.get("version") != CHECKPOINT_VERSION:
         raise InputError(path, f"checkpoint version {ckpt.get('version')} is not supported")
+    _check_contents(path, ckpt)
     return ckpt
+
+
+def _check_contents(path: Path, ckpt: dict[str, Any]) -> None:
+    """The entries every reader relies on: a damaged checkpoint fails here, naming the file."""
+    meta = ckpt.get("meta")
+    if not isinstance(meta, dict):
+        raise InputError(path, "damaged checkpoint: no 'meta' entry (the model and its experiment)")
+    if not isinstance(meta.get("model"), str):
+        raise InputError(path, "damaged checkpoint: 'meta' names no model")
+    for key in ("shift", "experiment"):  # the study's models have them; a track model need not
+        if key in meta and (isinstance(meta[key], bool) or not isinstance(meta[key], int)):
+            raise InputError(path, f"damaged checkpoint: 'meta' has no whole-number {key!r}")
+    if not isinstance(meta.get("model_options", {}), dict):
+        raise InputError(path, "damaged checkpoint: 'model_options' is not a dict")
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(path, "damaged checkpoint: no 'state_dict' of tensors")
 
 
 def load_model(
@@ -68,7 +95,10 @@ def load_model(
 
     ckpt = read_checkpoint(path, map_location="cpu")
     meta = ckpt["meta"]
-    model = create_model(meta["model"], **meta.get("model_options", {}))
+    try:
+        model = create_model(meta["model"], **meta.get("model_options", {}))
+    except (TypeError, ValueError) as exc:  # options of the right names but impossible values
+        raise InputError(path, f"model options do not build {meta['model']!r} ({exc})") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:

@@ -54,6 +54,10 @@ class PreparedDataset:
         coords = frames["coords"]
         if coords.ndim != 3 or coords.shape[1:] != (NUM_JOINTS, 2):
             raise InputError(path / "frames.npz", f"coords have shape {coords.shape}, expected (F, 25, 2)")
+        _check_arrays(path, frames, windows, len(videos))
+        fps = pd.to_numeric(videos["fps"], errors="coerce") if "fps" in videos.columns else None
+        if fps is None or not (np.isfinite(fps) & (fps > 0)).all():
+            raise InputError(path / "videos.csv", "needs an fps column of positive numbers")
         return cls(
             path=path,
             manifest=manifest,
@@ -88,6 +92,36 @@ class PreparedDataset:
     def window_rows(self, starts: np.ndarray, step: int) -> np.ndarray:
         """(N, 5) frame rows of windows starting at `starts`."""
         return starts[:, None] + step * np.arange(WINDOW)[None, :]
+
+
+def _check_arrays(path: Path, frames: dict, windows: dict, n_videos: int) -> None:
+    """A damaged or hand-edited preparation fails here, naming the file, not deep inside training."""
+    n = len(frames["coords"])
+    for key, shape in (("present", (n, NUM_JOINTS)), ("torso", (n,)), ("video", (n,)), ("frame", (n,))):
+        if frames[key].shape != shape:
+            raise InputError(path / "frames.npz", f"{key} has shape {frames[key].shape}, expected {shape}")
+    for key in ("coords", "torso", "video", "frame"):
+        if not np.issubdtype(frames[key].dtype, np.number):
+            raise InputError(path / "frames.npz", f"{key} has dtype {frames[key].dtype}, expected numbers")
+    if n and not np.issubdtype(frames["video"].dtype, np.integer):
+        raise InputError(path / "frames.npz", "video must hold integers")
+    if n and (frames["video"].min() < 0 or frames["video"].max() >= n_videos):
+        raise InputError(path / "frames.npz", f"video indices outside the {n_videos} rows of videos.csv")
+    present = frames["present"].astype(bool)
+    if not np.isfinite(frames["coords"][present]).all():
+        raise InputError(path / "frames.npz", "NaN or infinite coordinates on present joints")
+    for step in (1, 2):
+        starts, labels = windows[f"step{step}_start"], windows[f"step{step}_split"]
+        where = path / "windows.npz"
+        if starts.ndim != 1 or labels.shape != starts.shape:
+            raise InputError(where, f"step{step}_start and step{step}_split differ in shape")
+        if not np.issubdtype(starts.dtype, np.integer) or not np.issubdtype(labels.dtype, np.integer):
+            raise InputError(where, f"step{step} windows must be integers")
+        last = (WINDOW - 1) * step
+        if len(starts) and (starts.min() < 0 or starts.max() + last >= n):
+            raise InputError(where, f"step{step} windows reach outside the {n} frames of frames.npz")
+        if len(labels) and (labels.min() < 0 or labels.max() > 2):
+            raise InputError(where, f"step{step}_split holds labels other than 0, 1, 2")
 
 
 def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -666,6 +666,14 @@ def read_history(path: str | Path):
     needed = {"epoch", "train_loss", "val_loss", "val_pck", "lr_reduced"}
     if not needed <= set(history.columns):
         raise InputError(path, f"training history lacks columns {sorted(needed - set(history.columns))}")
+    for column in ("epoch", "train_loss", "val_loss", "val_pck"):
+        values = pd.to_numeric(history[column], errors="coerce")
+        if values.isna().any():
+            row = int(values.isna().to_numpy().argmax())
+            raise InputError(
+                path, f"training history: column {column!r} has a non-numeric value in row {row + 1}"
+            )
+        history[column] = values
     history["lr_reduced"] = (
         history["lr_reduced"].astype(str).str.strip().str.lower().isin(["1", "true", "yes"])
     )

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from posedenoise import fileio
+from posedenoise import checks, fileio
 from posedenoise.errors import InputError
 from posedenoise.layout import NUM_JOINTS, SOURCE_LAYOUTS, to_layout25, unnamed_layout
 
@@ -191,6 +191,8 @@ def _load_text(path: Path) -> str:
 def _parse_json(path: Path, text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InputError(path, "malformed JSON (nested too deeply to read)") from None
     except json.JSONDecodeError as exc:
         raise InputError(
             path, f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
@@ -489,12 +491,19 @@ def _read_csv(path: Path, layout: str | None, min_iou: float, max_age: int) -> T
     k = len(SOURCE_LAYOUTS[layout][0])
 
     try:
-        frame_numbers = df["frame"].to_numpy(dtype=np.int64)
+        frame_values = df["frame"].to_numpy(dtype=np.float64)
         x = df["x"].to_numpy(dtype=np.float64)
         y = df["y"].to_numpy(dtype=np.float64)
         score = df["score"].to_numpy(dtype=np.float64) if "score" in df.columns else np.ones(len(df))
     except (ValueError, TypeError):
         raise InputError(path, "non-numeric frame, x, y or score values") from None
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(frame_values) & (np.abs(frame_values) <= checks.MAX_FRAME)
+        usable &= frame_values == np.round(frame_values)
+    if not usable.all():
+        bad = float(frame_values[~usable][0])
+        raise InputError(path, f"column 'frame': {checks.frame_number_problem(bad)}")
+    frame_numbers = frame_values.astype(np.int64)
     _check_values(path, "rows", np.stack([x, y], axis=1), score)
     person = df[track_col].to_numpy() if track_col else np.zeros(len(df), dtype=np.int64)
     if track_col and pd.isna(df[track_col]).any():
@@ -559,6 +568,8 @@ def _read_array(path: Path, layout: str | None) -> TrackFile:
             raise InputError(
                 path, f"'frames' has shape {frames.shape} and dtype {frames.dtype}, expected ({t},) ints"
             )
+        if t and np.abs(frames.astype(np.float64)).max() > checks.MAX_FRAME:
+            raise InputError(path, f"'frames' holds numbers out of range (at most {checks.MAX_FRAME:,})")
         if t > 1 and not (np.diff(frames) > 0).all():
             raise InputError(path, "'frames' is not strictly increasing")
     track = PersonTrack(0, frames, xy, scores, np.arange(t))
@@ -574,6 +585,11 @@ def frames_of_ids(path: Path, ids: list[Any], notes: list[str]) -> np.ndarray:
             return False
         return isinstance(i, (int, np.integer)) or (isinstance(i, float) and i.is_integer())
 
+    for i in ids:  # NaN, infinite and huge ids are damage, not names of frames
+        if (isinstance(i, float) and not math.isfinite(i)) or whole(i):
+            problem = checks.frame_number_problem(i)
+            if problem is not None:
+                raise InputError(path, f"image/frame id {i!r}: {problem}")
     if all(whole(i) for i in ids):
         return np.array(ids, dtype=np.int64)
     if any(isinstance(i, (list, dict)) or i is None for i in ids):
@@ -847,8 +863,11 @@ def write_tracks(track_file: TrackFile, path: str | Path) -> None:
         formats.write_converted(track_file, path)  # another suffix: convert (CSV or COCO results JSON)
         return
     if fmt in ("coco", "mmpose"):
-        doc = _updated_document(track_file)
-        fileio.write_text(path, json.dumps(doc, indent=track_file.json_indent) + "\n")
+        try:
+            text = json.dumps(_updated_document(track_file), indent=track_file.json_indent) + "\n"
+        except RecursionError:
+            raise InputError(track_file.path, "holds values nested too deeply to write back") from None
+        fileio.write_text(path, text)
     elif fmt == "csv":
         df = track_file.source.copy()
         x = df["x"].to_numpy(dtype=np.float64, copy=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posedenoise.checks import MAX_FRAME
 from posedenoise.errors import InputError
 from posedenoise.layout import NUM_JOINTS
 
@@ -37,6 +38,9 @@ class Track:
             raise InputError(where, f"presence mask has shape {self.present.shape}, expected ({t}, 25)")
         if not np.isfinite(self.coords[self.present]).all():
             raise InputError(where, "NaN or infinite coordinates on joints marked present")
+        if t and np.abs(self.frames).max() > MAX_FRAME:
+            big = int(self.frames[np.abs(self.frames).argmax()])
+            raise InputError(where, f"frame number {big:,} is out of range (at most {MAX_FRAME:,})")
         if t > 1 and not (np.diff(self.frames) > 0).all():
             raise InputError(where, "frame numbers are not strictly increasing")
         if not (np.isfinite(self.fps) and self.fps > 0):

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posedenoise.checks import MAX_FRAME
 from posedenoise.errors import InputError
 from posedenoise.layout import COCO17, COCO17_TO_25, to_layout25
 from posedenoise.sources import Track
@@ -117,6 +118,8 @@ def _read_segment(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, encoding="utf-8") as f:
             content = json.load(f)
+    except RecursionError:
+        raise InputError(path, "cannot read JSON (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(path, f"cannot read JSON ({error})") from None
     if not isinstance(content, dict) or not content:
@@ -129,6 +132,8 @@ def _read_segment(path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise InputError(path, f"frame key {key!r} is not '<video_id>/img-NNNNNN.png'")
         if not isinstance(value, dict) or "keypoints" not in value:
             raise InputError(path, f"frame {key!r} has no 'keypoints'")
+        if int(match.group(1)) > MAX_FRAME:
+            raise InputError(path, f"frame key {key!r}: frame number out of range (at most {MAX_FRAME:,})")
         frames.append(int(match.group(1)))
         keypoints.append(value["keypoints"])
     try:
@@ -155,7 +160,7 @@ def _manual_frames(folder: Path) -> dict[int, Path]:
     if folder.is_dir():
         for file in folder.glob("img-*.npz"):
             match = _MANUAL_NAME.match(file.stem)
-            if match:
+            if match and int(match.group(1)) <= MAX_FRAME:
                 found[int(match.group(1))] = file
     return found
 

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from posedenoise.checks import MAX_FRAME
 from posedenoise.errors import InputError
 from posedenoise.layout import JOINT_INDEX, NUM_JOINTS
 from posedenoise.sources import Track
@@ -184,6 +185,9 @@ def load_table(path: str | Path) -> Iterator[Track]:
     frame_values = _numeric(path, table, "frame")
     if np.isnan(frame_values).any() or (frame_values != np.round(frame_values)).any():
         raise InputError(path, "column 'frame' must hold whole numbers in every row")
+    if (np.abs(frame_values) > MAX_FRAME).any():  # also infinities
+        big = frame_values[np.abs(frame_values) > MAX_FRAME][0]
+        raise InputError(path, f"column 'frame': {big:g} is out of range (at most {MAX_FRAME:,} either way)")
     frame = frame_values.astype(np.int64)
     x = _numeric(path, table, "x")
     y = _numeric(path, table, "y")
