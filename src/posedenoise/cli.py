@@ -6,6 +6,7 @@ This is the only module that imports typer or rich. Every user-caused error arri
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -46,6 +47,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -149,6 +151,37 @@ class ProgressView:
 # ----------------------------------------------------------------------------- commands
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from posedenoise import __version__
+
+        out.print(f"posedenoise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Temporal denoising of 2D human pose: prepare data, train, evaluate, report, denoise."""
+
+
+def _compute_setup() -> None:
+    """Process-wide settings for the commands that run models (imported here, not at start-up, so that
+    `--help` and bad options answer without loading PyTorch)."""
+    import torch
+
+    from posedenoise.train import tune_cpu_allocator
+
+    # subnormal floats are computed in microcode on x86 CPUs: an untrained DeciWatch hits them and its
+    # first epoch ran 60x slower; flushing them to zero changes no result that PCK can see
+    torch.set_flush_denormal(True)
+    tune_cpu_allocator()  # reuse freed activation buffers instead of page-faulting them in again
+
+
 class SplitBy(str, Enum):
     window = "window"
     video = "video"
@@ -244,6 +277,16 @@ class NoiseProfile(str, Enum):
     realistic = "realistic"
 
 
+def _check_common(limit: int | None = None, batch_size: int | None = None) -> None:
+    """Options several commands share: refused when out of range, never adjusted."""
+    from posedenoise import checks
+
+    if limit is not None:
+        checks.whole("--limit", limit, 1)
+    if batch_size is not None:
+        checks.whole("--batch-size", batch_size, 1)
+
+
 def _noise_options(pairs: list[str] | None) -> dict:
     options = {}
     for pair in pairs or []:
@@ -254,6 +297,8 @@ def _noise_options(pairs: list[str] | None) -> dict:
             options[key.strip()] = float(value)
         except ValueError:
             raise PoseDenoiseError(f"--noise-option {key}: {value!r} is not a number") from None
+        if not math.isfinite(options[key.strip()]):
+            raise PoseDenoiseError(f"--noise-option {key}: {value!r} is not a finite number")
     return options
 
 
@@ -338,6 +383,7 @@ def train(
 
     `--model posetcn` trains the real-track model instead, into runs/posetcn/ (no prepared data needed).
     """
+    _compute_setup()
     from posedenoise.models import model_input
 
     if model is not None and model_input(model) == "tracks":
@@ -376,21 +422,24 @@ def train(
         noise=noise.value,
         noise_options=_noise_options(noise_option),
     )
-    with ProgressView() as view:
-        if all_runs:
-            models = (model,) if model else None
-            results = fit_grid(
-                template,
-                data,
-                runs,
-                device,
-                **({"models": models} if models else {}),
-                callback=view.train_event,
-            )
-        else:
-            if model is None:
-                raise PoseDenoiseError("give --model (conv3d, deciwatch, convlstm-s, convlstm-c) or --all")
-            results = [fit(template, data, runs, device, resume=resume, callback=view.train_event)]
+    if model is None and not all_runs:
+        raise PoseDenoiseError("give --model (conv3d, deciwatch, convlstm-s, convlstm-c) or --all")
+    try:
+        with ProgressView() as view:
+            if all_runs:
+                models = (model,) if model else None
+                results = fit_grid(
+                    template,
+                    data,
+                    runs,
+                    device,
+                    **({"models": models} if models else {}),
+                    callback=view.train_event,
+                )
+            else:
+                results = [fit(template, data, runs, device, resume=resume, callback=view.train_event)]
+    except KeyboardInterrupt:
+        raise Interrupted(_resume_hint(template, all_runs, data, runs)) from None
     if int(os.environ.get("RANK", 0)) != 0:  # under torchrun only rank 0 reports
         return
     for r in results:
@@ -398,6 +447,30 @@ def train(
             f"{r.run_dir}: {r.epochs} epochs ({r.stopped}), best epoch {r.best_epoch} "
             f"with val PCK@0.2 {100 * r.best_val_pck:.1f}%"
         )
+
+
+def _resume_hint(config, all_runs: bool, data: Path, runs: Path) -> str:
+    """What to run to continue training stopped by Ctrl-C (each finished epoch is in last.pt)."""
+    import shlex
+
+    from posedenoise.train import run_dir_for
+
+    if all_runs:
+        return (
+            "interrupted; run the same command again to continue: finished runs are skipped and the "
+            "interrupted one resumes from its last finished epoch"
+        )
+    run_dir = run_dir_for(runs, config.model, config.shift, config.experiment, config.noise)
+    if not (run_dir / "last.pt").is_file():
+        return f"interrupted before the first epoch of {run_dir} ended; nothing was saved"
+    command = ["posedenoise", "train", "--model", config.model, "--shift", str(config.shift)]
+    command += ["--experiment", str(config.experiment), "--data", str(data), "--runs", str(runs)]
+    if config.noise != "chapter":
+        command += ["--noise", config.noise]
+    return (
+        f"interrupted; {run_dir / 'last.pt'} holds the last finished epoch: continue with "
+        f"`{shlex.join(command)} --resume`"
+    )
 
 
 @app.command()
@@ -461,10 +534,22 @@ def evaluate(
     A real-track model (e.g. the shipped `posetcn`) is scored on whole synthetic tracks with realistic
     detector noise instead, beside the identity and each classic smoother at its best setting.
     """
+    _compute_setup()
     from posedenoise import fileio
     from posedenoise.evaluate import BASELINES, cached_baseline, cached_evaluation
     from posedenoise.train import resolve_device
 
+    baseline = target in BASELINES and not Path(target).exists()
+    if not baseline:
+        options = {"--shift": shift, "--experiment": experiment, "--noise-option": noise_option}
+        options["--noise"] = noise if noise != NoiseProfile.chapter else None
+        given = [name for name, value in options.items() if value]
+        if given:
+            raise PoseDenoiseError(
+                f"{', '.join(given)}: for baselines only; a checkpoint is evaluated on the experiment "
+                "and noise it was trained with"
+            )
+    _check_common(limit=limit, batch_size=batch_size)
     if target not in BASELINES:
         from posedenoise.checkpoint import load_model
         from posedenoise.tracktrain import evaluate_track_model
@@ -496,7 +581,7 @@ def evaluate(
             return
 
     with ProgressView(f"evaluate {target}") as view:
-        if target in BASELINES and not Path(target).exists():
+        if baseline:
             if shift is None or experiment is None:
                 raise PoseDenoiseError(f"evaluate {target} needs --shift and --experiment")
             result = cached_baseline(
@@ -560,10 +645,15 @@ def report(
     runs: RunsOpt = Path("runs"),
 ) -> None:
     """Rebuild the study's Tables 1-4 (and Figure 1) from the saved checkpoints."""
+    _compute_setup()
     from posedenoise import fileio
     from posedenoise.report import collect_results, draw_figure, missing_note, render_tables
     from posedenoise.train import resolve_device
 
+    if not runs.is_dir():
+        problem = "is not a folder" if runs.exists() else "no such folder of training runs"
+        raise PoseDenoiseError(f"--runs {runs}: {problem}")
+    _check_common(limit=limit, batch_size=batch_size)
     if sum((latex, markdown, csv)) > 1:
         raise PoseDenoiseError("choose at most one of --latex, --markdown, --csv")
     fmt = "latex" if latex else "markdown" if markdown else "csv" if csv else "text"
@@ -596,6 +686,12 @@ def report(
 
 FilterName = Enum("FilterName", {name: name for name in FILTERS}, type=str)
 RejectName = Enum("RejectName", {name: name for name in REJECTS}, type=str)
+
+
+def _looks_swapped(first: Path, second: Path) -> bool:
+    """Whether `denoise` got a pose file where the checkpoint goes and a checkpoint after it."""
+    pose_file = first.suffix.lower() in (".json", ".csv", ".npy", ".npz")
+    return pose_file and (second.suffix.lower() == ".pt" or second.is_dir())
 
 
 def _param_help(name: str) -> str:
@@ -777,10 +873,16 @@ def denoise(
     chosen = options.get("filter")
     if chosen is not None and any(p.suffix == ".pt" for p in paths):
         raise PoseDenoiseError("with --filter or --preset give only INPUT (no checkpoint)")
+    if chosen is None and len(paths) >= 2 and _looks_swapped(paths[0], paths[1]):
+        raise PoseDenoiseError(
+            f"give the checkpoint first, then your tracks: posedenoise denoise {paths[1]} {paths[0]} -o ..."
+        )
     # the first path is the model when it names one; otherwise every path is an input and, without a
     # filter, the shipped real-track model is used (denoise_file says so)
     checkpoint = paths[0] if chosen is None and len(paths) > 1 and _names_a_model(paths[0]) else None
     inputs = paths[1:] if checkpoint is not None else paths
+    if chosen is None:  # a model runs (the one named, or the shipped one)
+        _compute_setup()
     general = {
         k: options[k]
         for k in ("min_score", "fill_missing", "layout", "jump", "max_gap", "fps", "repair_swaps")
@@ -863,21 +965,71 @@ def _denoise_files(pairs: list[tuple[Path, Path]], jobs: int, settings: dict[str
 # ----------------------------------------------------------------------------- entry point
 
 
-def main() -> None:
-    """Entry point: Typer handles usage errors and --help; a PoseDenoiseError becomes one line, exit 1."""
-    import torch
+class Interrupted(Exception):
+    """Ctrl-C in a command that can say how to continue (the message)."""
 
-    # subnormal floats are computed in microcode on x86 CPUs: an untrained DeciWatch hits them and its
-    # first epoch ran 60x slower; flushing them to zero changes no result that PCK can see
-    torch.set_flush_denormal(True)
-    from posedenoise.train import tune_cpu_allocator
 
-    tune_cpu_allocator()  # reuse freed activation buffers instead of page-faulting them in again
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+
+
+def _error(message: str, code: int = 1) -> int:
+    """Print one `error:` line (whatever newlines the message held) and return the exit code."""
+    err.print(f"error: {' '.join(str(message).split())}", markup=False, soft_wrap=True)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line on `argv` (default: sys.argv[1:]) and return its exit code.
+
+    The single error boundary: usage errors (exit 2), a PoseDenoiseError or a failed file operation
+    (exit 1) and Ctrl-C (exit 130) each end as one line on stderr, never a traceback. Anything else is a
+    bug in posedenoise: one line too, with the traceback when POSEDENOISE_TRACEBACK=1.
+    """
+    from posedenoise.errors import os_error_message
+
     try:
-        app()
+        from typer._click.exceptions import ClickException  # typer vendors click since 0.2x
+    except ImportError:  # an older typer, on click itself
+        from click import ClickException
+
+    try:
+        code = app(args=argv, prog_name="posedenoise", standalone_mode=False)
+    except ClickException as exc:  # usage errors: unknown option, bad value, missing argument
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            out.print(ctx.get_help(), markup=False, highlight=False)
+            return exc.exit_code
+        command = getattr(ctx, "command_path", "posedenoise")
+        return _error(f"{exc.format_message()} (see `{command} --help`)", exc.exit_code)
+    except typer.Abort:
+        return _error("aborted", EXIT_INTERRUPTED)
+    except Interrupted as exc:
+        return _error(str(exc), EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        return _error("interrupted", EXIT_INTERRUPTED)
     except PoseDenoiseError as exc:
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
-        sys.exit(1)
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(os_error_message(exc))
+    except RecursionError:
+        return _error("input nested too deeply to read")
+    except MemoryError:
+        return _error("out of memory; try a smaller --batch-size or --limit")
+    except Exception as exc:  # a bug: still no traceback unless asked for
+        if os.environ.get("POSEDENOISE_TRACEBACK") == "1":
+            raise
+        return _error(
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in posedenoise, please report "
+            "it with the command you ran (POSEDENOISE_TRACEBACK=1 shows where it happened)"
+        )
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code
+        return _error("interrupted", EXIT_INTERRUPTED)
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    """Entry point of the `posedenoise` script and `python -m posedenoise`."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from posedenoise.errors import PoseDenoiseError, os_error_message
 
 
 def current_umask() -> int:
@@ -43,19 +46,31 @@ def temp_prefix(name: str) -> str:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it onto `path` if the block succeeds."""
+    """Yield a temporary path in the target's folder; rename it onto `path` if the block succeeds.
+
+    An existing folder at `path` is refused (never replaced), and a failed write (no permission, a full
+    disk, a file where a folder should be) raises a PoseDenoiseError naming `path`; the temporary file
+    is removed either way.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, default_mode())
+    if path.is_dir():
+        raise PoseDenoiseError(f"{path}: is a folder; give the name of a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, default_mode())
+    except OSError as exc:
+        raise PoseDenoiseError(os_error_message(exc, path, "cannot write")) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        raise PoseDenoiseError(os_error_message(exc, path, "cannot write")) from None
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -77,4 +92,30 @@ def save_torch(path: str | Path, obj: Any) -> None:
     import torch
 
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PoseDenoiseError(f"{path}: cannot write ({first})") from None
+
+
+def stale_temp_files(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Temporary files `atomic_path` left in `folder` beside the targets `names` when its process was
+    killed (kill -9 runs no cleanup): exactly `.<name>.<8 characters of mkstemp>.tmp`, nothing else."""
+    pattern = re.compile(
+        r"\.(?:" + "|".join(map(re.escape, names)) + r")\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX)
+    )
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_file())
+
+
+def remove_stale_temp_files(folder: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Delete `stale_temp_files(folder, names)`; returns what was removed."""
+    removed = []
+    for path in stale_temp_files(folder, names):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
