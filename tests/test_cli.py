@@ -1,8 +1,10 @@
 """The command line as a user meets it: real subprocesses, exit codes, one-line errors."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -265,3 +267,77 @@ def test_models_lists_every_model_with_its_size():
     for name in ("conv3d", "deciwatch", "convlstm-s", "convlstm-c", "identity"):
         assert name in proc.stdout
     assert "3DConv" in proc.stdout and "heatmaps" in proc.stdout and "coords" in proc.stdout
+
+
+def test_every_command_runs_for_real(workdir, tmp_path):
+    """The commands not run above, on the tiny run: a model on a pose file, Figure 1, a smoother baseline."""
+    t = np.arange(30)
+    records = [
+        {"image_id": int(i), "category_id": 1, "score": 0.9,
+         "keypoints": [float(v) for j in range(17) for v in (100 + 3 * i + 5 * j, 200 + 7 * j, 0.9)]}
+        for i in t
+    ]  # fmt: skip
+    (tmp_path / "in.json").write_text(json.dumps(records))
+    run_dir = workdir / "runs" / "conv3d" / "2.1"
+    proc = run("denoise", run_dir, tmp_path / "in.json", "-o", tmp_path / "out.json")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "method: model conv3d" in proc.stdout and len(json.loads((tmp_path / "out.json").read_text())) == 30
+    )
+    proc = run(
+        "report", "--data", workdir / "data", "--runs", workdir / "runs", "--limit", 24, "--no-smoothers",
+        "--csv", "--figure", tmp_path / "figure1.png",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "figure1.png").stat().st_size > 0 and "Identity function" in proc.stdout
+    proc = run(
+        "evaluate", "savgol", "--shift", 1, "--experiment", 2, "--limit", 24, "--data", workdir / "data",
+        "--runs", workdir / "runs",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("savgol 1.2 on test")
+
+
+def test_version_short_help_and_no_torch_at_start_up():
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == "posedenoise 0.1.0"
+    proc = run("train", "-h")
+    assert proc.returncode == 0 and "--batch-size" in proc.stdout
+    # `--help` and usage errors must not wait for PyTorch: the command line imports it in the commands
+    heavy = "('torch', 'posedenoise.train')"
+    code = f"import sys, posedenoise.cli; print([m for m in {heavy} if m in sys.modules])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_ctrl_c_says_how_to_resume(workdir, tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "posedenoise",
+        "train",
+        "--model",
+        "conv3d",
+        "--limit",
+        16,
+        "--max-epochs",
+        50,
+    ]
+    args += ["--device", "cpu", "--data", workdir / "data", "--runs", tmp_path / "runs"]
+    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = tmp_path / "runs" / "conv3d" / "1.1" / "last.pt"
+    try:
+        deadline = time.monotonic() + 240
+        while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert last.exists(), "no epoch finished"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "interrupted" in errors[0] and "--resume" in errors[0], stderr
+    assert "last.pt" in errors[0]

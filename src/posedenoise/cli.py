@@ -67,7 +67,7 @@ class ProgressView:
         self.description = description
         self.progress: Progress | None = None
         self.task = None
-        self._last_line = 0.0
+        self._last_line = time.monotonic()  # plain lines: every 10 s and at the end, not at once
 
     def __enter__(self) -> ProgressView:
         if self.live:
@@ -230,7 +230,13 @@ def prepare(
     ] = (SplitBy.window),
 ) -> None:
     """Prepare pose tracks for training: crop to the 56 x 56 grid, window, split, and save."""
-    from posedenoise.prepare import plan_sources, prepare_dataset
+    from posedenoise import checks
+    from posedenoise.prepare import MAX_MARGIN, check_output_folder, plan_sources, prepare_dataset
+
+    # refused before anything is read (prepare_dataset checks them again for library callers)
+    checks.number("--margin", margin, 0.0, MAX_MARGIN)
+    checks.seed("--seed", seed)
+    check_output_folder(out_dir)
 
     plan = plan_sources(
         penn_action=penn_action,
@@ -242,7 +248,6 @@ def prepare(
         raw_root=raw,
         seed=seed,
     )
-    err.print(f"sources: {plan.description}")
     with ProgressView("prepare") as view:
         summary = prepare_dataset(
             plan.tracks,
@@ -254,6 +259,7 @@ def prepare(
             total_tracks=plan.total,
             progress=view.stage,
         )
+    err.print(f"sources: {plan.description}")
     table = Table(title=f"windows in {summary.out}", show_edge=False)
     table.add_column("step")
     for name in ("train", "val", "test", "total"):
@@ -269,7 +275,9 @@ def prepare(
         f"mean torso diameter {summary.torso_mean_px:.1f} px; {summary.bytes_on_disk / 1e6:.1f} MB"
     )
     for note in summary.notes:
-        out.print(f"note: {note}")
+        out.print(f"note: {note}", markup=False)
+    for warning in summary.warnings:
+        err.print(f"warning: {warning}", markup=False)
 
 
 class NoiseProfile(str, Enum):
@@ -550,6 +558,8 @@ def evaluate(
                 "and noise it was trained with"
             )
     _check_common(limit=limit, batch_size=batch_size)
+    if output is not None:
+        fileio.check_target(output)
     if target not in BASELINES:
         from posedenoise.checkpoint import load_model
         from posedenoise.tracktrain import evaluate_track_model
@@ -654,6 +664,9 @@ def report(
         problem = "is not a folder" if runs.exists() else "no such folder of training runs"
         raise PoseDenoiseError(f"--runs {runs}: {problem}")
     _check_common(limit=limit, batch_size=batch_size)
+    for target in (output, figure):
+        if target is not None:
+            fileio.check_target(target)
     if sum((latex, markdown, csv)) > 1:
         raise PoseDenoiseError("choose at most one of --latex, --markdown, --csv")
     fmt = "latex" if latex else "markdown" if markdown else "csv" if csv else "text"

@@ -395,6 +395,7 @@ def denoise_file(
         raise PoseDenoiseError("give at most one of a model or a filter")
     if Path(output).resolve() == Path(input).resolve():
         raise PoseDenoiseError(f"{output}: is the input file; give another output (-o) name")
+    fileio.check_target(output)
     _check_options(min_score, jump, max_gap, sigma_in, margin, stride, batch_size, fps)
     if filter is None and filter_params:
         raise PoseDenoiseError(f"{', '.join(sorted(filter_params))}: filter parameters need a filter")

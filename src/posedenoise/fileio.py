@@ -44,6 +44,20 @@ def temp_prefix(name: str) -> str:
     return f".{name}."
 
 
+def check_target(path: str | Path) -> Path:
+    """Refuse, before any work, a file target that cannot be written: an existing folder, or a path
+    under a file. (Permissions and disk space show only when writing; `atomic_path` names those.)"""
+    path = Path(path)
+    if path.is_dir():
+        raise PoseDenoiseError(f"{path}: is a folder; give the name of a file to write")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise PoseDenoiseError(f"{parent}: is a file, but a folder is needed there")
+            break
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto `path` if the block succeeds.

@@ -130,6 +130,7 @@ class PrepareSummary:
     seed: int
     bytes_on_disk: int = 0
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the data cannot be used as it is
 
 
 def prepare_dataset(
@@ -239,14 +240,18 @@ def prepare_dataset(
             f"{len(short_videos) + len(empty_videos)} videos shorter than a window of {WINDOW} "
             f"consecutive usable frames gave no windows: {_named(short_videos + empty_videos)}"
         )
-    for step, counts in window_counts.items():
-        empty = [name for name in SPLIT_NAMES[1:] if counts[name] == 0 and counts["train"] > 0]
-        if empty:
-            how = "with --split-by video, whole videos go to one subset: " if split_by == "video" else ""
-            summary.notes.append(
-                f"WARNING: {step} has 0 {' and 0 '.join(empty)} windows ({how}{summary.videos} videos); "
-                "training and evaluation need them, prepare more videos"
-            )
+    empty = {
+        name: [step for step, counts in window_counts.items() if counts[name] == 0]
+        for name in SPLIT_NAMES[1:]
+    }
+    if any(empty.values()):
+        what = ", ".join(f"0 {name} windows at {'/'.join(steps)}" for name, steps in empty.items() if steps)
+        how = f"--split-by video puts each of the {summary.videos} videos in one subset; " * (
+            split_by == "video"
+        )
+        summary.warnings.append(
+            f"{what} ({how}training needs val windows, evaluation test windows); prepare more videos"
+        )
     _write_prepared(out, frames_npz, windows_npz, pd.DataFrame(video_rows), summary, margin, progress)
     return summary
 
@@ -282,6 +287,7 @@ def check_output_folder(out: str | Path) -> None:
     """
     out = Path(out)
     if not out.exists() and not out.is_symlink():
+        fileio.check_target(out)  # not under a file
         return
     if out.is_symlink():
         raise InputError(out, "is a symbolic link; give the folder itself or a new one as --out")
@@ -353,7 +359,8 @@ def _write_prepared_files(out, frames_npz, windows_npz, videos, summary, margin,
             "torso_mean_px": summary.torso_mean_px,
             "content_sha256": _content_hash({**frames_npz, **windows_npz}),
         }
-        fileio.write_json(tmp / "manifest.json", manifest)  # last: its presence marks a finished folder
+        # last: its presence marks a finished folder (the folder is renamed into place only when whole)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         summary.bytes_on_disk = sum(p.stat().st_size for p in tmp.iterdir())
         # swap into place: the old preparation survives until the new one is complete. Checked again
         # here, just before anything is moved: only an empty folder or a preparation is replaced.

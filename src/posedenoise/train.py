@@ -451,7 +451,6 @@ def fit(
         if dev.type == "cuda" and "cuda" in rng:
             torch.cuda.set_rng_state(rng["cuda"], dev)
 
-    train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     windows = TrainWindows(
         ds,
         exp,
@@ -477,6 +476,7 @@ def fit(
             f"{config.batch_size}, fewer than the {world_size} processes: every process would get 0 "
             "batches; use fewer processes, a smaller --batch-size or more data",
         )
+    train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
     meta = {
         "model": config.model,
