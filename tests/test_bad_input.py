@@ -197,6 +197,9 @@ CASES = [
     ("prepare-out-under-file", ["prepare", "--synthetic-videos", "4", "--out", "{mine}/f.txt/p"], ["f.txt", "is a file"]),
     ("prepare-out-list-manifest", ["prepare", "--synthetic-videos", "4", "--out", "{damaged}/list_manifest"], ["list_manifest"]),
     # prepare: sources
+    ("prepare-penn-file", ["prepare", "--penn-action", "{mine}/f.txt", "--out", "{tmp}/p"], ["f.txt"]),
+    ("prepare-brace-missing", ["prepare", "--brace", "{tmp}/nope", "--out", "{tmp}/p"], ["nope"]),
+    ("prepare-custom-empty-folder", ["prepare", "--custom", "{mine}/a_folder", "--out", "{tmp}/p"], ["a_folder"]),
     ("prepare-penn-missing", ["prepare", "--penn-action", "{tmp}/nope", "--out", "{tmp}/p"], ["nope"]),
     ("prepare-custom-missing", ["prepare", "--custom", "{tmp}/nope.csv", "--out", "{tmp}/p"], ["nope.csv"]),
     ("prepare-custom-short", ["prepare", "--custom", "{damaged}/short.json", "--out", "{tmp}/p"], ["short.json", "shorter than a window"]),
@@ -242,6 +245,7 @@ CASES = [
     ("train-init-nometa", ["train", "--model", "conv3d", "--init-from", "{damaged}/nometa.pt", "--data", "{data}", "--runs", "{tmp}/r"], ["nometa.pt", "meta"]),
     # evaluate
     ("evaluate-missing", ["evaluate", "{tmp}/nothing", "--data", "{data}"], ["nothing"]),
+    ("evaluate-empty-run-folder", ["evaluate", "{mine}/a_folder", "--data", "{data}"], ["a_folder", "best.pt"]),
     ("evaluate-garbage", ["evaluate", "{damaged}/garbage.pt", "--data", "{data}"], ["garbage.pt"]),
     ("evaluate-pickled", ["evaluate", "{damaged}/pickled.pt", "--data", "{data}"], ["pickled.pt"]),
     ("evaluate-nometa", ["evaluate", "{damaged}/nometa.pt", "--data", "{data}"], ["nometa.pt", "meta"]),
@@ -267,6 +271,8 @@ CASES = [
     ("report-device", ["report", "--data", "{data}", "--runs", "{runs}", "--device", "foo"], ["--device"]),
     ("report-data-missing", ["report", "--data", "{tmp}/nodata", "--runs", "{runs}"], ["nodata"]),
     ("report-figure-history", ["report", "--data", "{data}", "--runs", "{damaged}/runs", "--no-evaluate", "--no-smoothers", "--figure", "{tmp}/f.png"], ["history.csv", "non-numeric"]),
+    ("report-figure-format", ["report", "--data", "{data}", "--runs", "{runs}", "--figure", "{tmp}/f.xyz"], ["f.xyz", "format"]),
+    ("report-figure-folder", ["report", "--data", "{data}", "--runs", "{runs}", "--figure", "{mine}/a_folder"], ["a_folder"]),
     ("report-output-folder", ["report", "--data", "{data}", "--runs", "{runs}", "--no-evaluate", "--no-smoothers", "--output", "{mine}/a_folder"], ["a_folder"]),
     # denoise: options
     ("denoise-no-output", ["denoise", "--filter", "savgol", "{pose}"], ["-o"]),
@@ -311,6 +317,7 @@ CASES = [
     ("denoise-output-folder", ["denoise", "--filter", "savgol", "{pose}", "-o", "{mine}/a_folder"], ["a_folder"]),
     ("denoise-output-under-file", ["denoise", "--filter", "savgol", "{pose}", "-o", "{mine}/f.txt/o.json"], ["f.txt", "is a file"]),
     ("denoise-checkpoint-missing", ["denoise", "{tmp}/m.pt", "{pose}", "-o", "{tmp}/o.json"], ["m.pt"]),
+    ("denoise-empty-run-folder", ["denoise", "{mine}/a_folder", "{pose}", "-o", "{tmp}/o.json"], ["best.pt"]),
     ("denoise-checkpoint-garbage", ["denoise", "{damaged}/garbage.pt", "{pose}", "-o", "{tmp}/o.json"], ["garbage.pt"]),
     ("denoise-checkpoint-nometa", ["denoise", "{damaged}/nometa.pt", "{pose}", "-o", "{tmp}/o.json"], ["nometa.pt", "meta"]),
     ("denoise-checkpoint-json", ["denoise", "{pose}", "{pose}", "-o", "{tmp}/o.json"], ["pose.json", "checkpoint"]),

@@ -657,7 +657,13 @@ def report(
     """Rebuild the study's Tables 1-4 (and Figure 1) from the saved checkpoints."""
     _compute_setup()
     from posedenoise import fileio
-    from posedenoise.report import collect_results, draw_figure, missing_note, render_tables
+    from posedenoise.report import (
+        collect_results,
+        draw_figure,
+        figure_format,
+        missing_note,
+        render_tables,
+    )
     from posedenoise.train import resolve_device
 
     if not runs.is_dir():
@@ -667,6 +673,8 @@ def report(
     for target in (output, figure):
         if target is not None:
             fileio.check_target(target)
+    if figure is not None:
+        figure_format(figure)
     if sum((latex, markdown, csv)) > 1:
         raise PoseDenoiseError("choose at most one of --latex, --markdown, --csv")
     fmt = "latex" if latex else "markdown" if markdown else "csv" if csv else "text"

@@ -1,4 +1,4 @@
-"""Evaluation of checkpoints and baselines on a prepared split, and its cache (SPEC section 9).
+"""Evaluation of checkpoints and baselines on a prepared split, and its cache.
 
 An evaluation is a JSON-ready dict:
 
@@ -381,7 +381,7 @@ def read_evaluation(path: str | Path) -> dict | None:
     try:
         with open(path) as f:
             result = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return result if isinstance(result, dict) else None
 

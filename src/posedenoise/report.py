@@ -1,4 +1,4 @@
-"""The chapter's Tables 1-4 and Figure 1, rebuilt from a runs directory (SPEC section 9, chapter 1.3-1.4).
+"""The chapter's Tables 1-4 and Figure 1, rebuilt from a runs directory (chapter 1.3-1.4).
 
 `collect_results` gathers one evaluation per (row, experiment): every run `runs/<model>/<k>.<y>/best.pt`
 (evaluated now when its cached evaluation is missing or stale) and the identity function of every
@@ -701,6 +701,18 @@ def _run_limit(run_dir: Path) -> int | None:
     return int(limit) if isinstance(limit, int) else None
 
 
+def figure_format(path: str | Path) -> str:
+    """The image format of a figure file from its extension (png without one); refused if matplotlib
+    cannot write it, so that `report` can fail before it evaluates anything."""
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    if fmt not in Figure().canvas.get_supported_filetypes():
+        raise PoseDenoiseError(f"{path}: unsupported image format {fmt!r}; use .png, .pdf or .svg")
+    return fmt
+
+
 def draw_figure(
     runs_dir: str | Path,
     path: str | Path,
@@ -717,10 +729,8 @@ def draw_figure(
     from matplotlib.ticker import FuncFormatter
 
     runs_dir, path = Path(runs_dir), Path(path)
-    fmt = path.suffix.lstrip(".").lower() or "png"
+    fmt = figure_format(path)
     fig = Figure(figsize=(16, 13), layout="constrained")
-    if fmt not in fig.canvas.get_supported_filetypes():
-        raise PoseDenoiseError(f"{path}: unsupported image format {fmt!r}; use .png, .pdf or .svg")
     if data_dir is not None:
         data_dir = load_dataset(data_dir)
 
