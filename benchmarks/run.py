@@ -1,4 +1,4 @@
-"""Speed and memory of posedenoise on this machine, written as JSON (issue 6; SPEC section 12).
+"""Speed and memory of posedenoise on this machine, written as JSON.
 
     python benchmarks/run.py [--quick] [--output benchmarks/results/latest.json] [--threads 2]
 

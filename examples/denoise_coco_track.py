@@ -2,7 +2,7 @@
 joint's trajectory before and after.
 
     python examples/denoise_coco_track.py                                # a synthetic noisy walk
-    python examples/denoise_coco_track.py --input ../shared/data/real/sports2d_demo_raw.json --min-score 0.5
+    python examples/denoise_coco_track.py --input examples/data/sports2d_demo_raw.json --min-score 0.5
     python examples/denoise_coco_track.py --checkpoint runs/conv3d/1.2/best.pt --filter oneeuro
 
 Without --input it writes a synthetic COCO keypoint results file (a smooth motion plus detector jitter,

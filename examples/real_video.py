@@ -5,9 +5,9 @@
     python examples/real_video.py --stats                                # statistics behind RealisticNoise
 
 Input: MediaPipe Pose (BlazePose, 33 landmarks) on the Sports2D demo video, 30 fps, 230 frames
-(`shared/data/real/`, see its README): `sports2d_demo_raw.json` (no temporal smoothing) and
-`sports2d_demo_mpsmooth.json` (MediaPipe's own landmark smoothing). `--data` points elsewhere; the default
-is `../shared/data/real` beside the repository. Nothing is copied from there.
+(`examples/data/`, see its README for the source and licence): `sports2d_demo_raw.json` (no temporal
+smoothing) and `sports2d_demo_mpsmooth.json` (MediaPipe's own landmark smoothing). `--data` points to
+another folder holding files of those names.
 
 Written to `--out` (default `runs/examples/real_video/`): one denoised file per method in the input's
 format (all 33 landmarks, image ids and scores as read), `wrist.png` (a wrist's x and y over time),
@@ -42,7 +42,7 @@ from posedenoise.layout import BLAZEPOSE33_TO_25, FLIP_PAIRS, GROUPS, JOINTS  # 
 from posedenoise.tracks import layout25, read_tracks, segments, track_breaks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "real"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data"
 RAW, MPSMOOTH = "sports2d_demo_raw.json", "sports2d_demo_mpsmooth.json"
 CHAPTER_JOINTS = sorted(j for group in GROUPS.values() for j in group)  # the 15 joints BRACE/Penn Action have
 VIDEO_FRAMES = 230  # frames of the video (its README); frames without a detection are absent from the file

@@ -15,7 +15,7 @@ from posedenoise.layout import COCO17
 from posedenoise.models import create_model, predict_coords
 from posedenoise.tracks import read_tracks
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
+REAL = Path(__file__).resolve().parents[1] / "examples" / "data"
 
 
 def walking(t, k=17, x0=300.0, seed=0):
@@ -238,7 +238,6 @@ def test_one_frame_video_and_bad_calls(tmp_path):
     assert not (tmp_path / "x.npz").exists()
 
 
-@pytest.mark.skipif(not (REAL / "sports2d_demo_raw.json").exists(), reason="shared real data not available")
 def test_real_blazepose_output(tmp_path):
     out = tmp_path / "smooth.json"
     summary = denoise_file(

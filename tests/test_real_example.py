@@ -1,4 +1,4 @@
-"""`examples/real_video.py` on the real MediaPipe sample (`../shared/data/real`, skipped where it is absent):
+"""`examples/real_video.py` on the real MediaPipe sample shipped in `examples/data/`:
 every smoother lowers the jitter, the outputs keep all 33 landmarks, the jitter ignores track breaks, and
 the sample's statistics are the realistic noise profile's defaults."""
 
@@ -18,11 +18,7 @@ from posedenoise.models import create_model
 from posedenoise.noise import RealisticNoise
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "real"
-
-pytestmark = pytest.mark.skipif(
-    not (DATA / "sports2d_demo_raw.json").is_file(), reason=f"real sample not found in {DATA}"
-)
+DATA = REPO / "examples" / "data"
 
 
 def load_example():

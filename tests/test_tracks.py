@@ -11,7 +11,7 @@ from posedenoise.errors import InputError
 from posedenoise.layout import COCO17, JOINT_INDEX
 from posedenoise.tracks import layout25, read_tracks, segments, track_breaks, write_tracks
 
-REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
+REAL = Path(__file__).resolve().parents[1] / "examples" / "data"
 
 
 def person(t, k=17, x0=200.0, y0=100.0, seed=0):
@@ -324,7 +324,6 @@ def test_breaks_at_body_jumps_and_long_gaps():
     assert track_breaks(np.arange(t), person(t), np.ones((t, 17), bool)) == []
 
 
-@pytest.mark.skipif(not (REAL / "sports2d_demo_raw.json").exists(), reason="shared real data not available")
 def test_real_blazepose_file_splits_where_the_tracker_jumps_between_people():
     tf = read_tracks(REAL / "sports2d_demo_raw.json")
     assert (tf.layout, tf.fps, len(tf.tracks), tf.num_records) == ("blazepose33", 30.0, 1, 221)

@@ -1,4 +1,4 @@
-"""Reading the prepared dataset (SPEC section 11)."""
+"""Reading the prepared dataset."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Heatmap rendering and decoding (SPEC section 6), batched on any torch device.
+"""Heatmap rendering and decoding, batched on any torch device.
 
 A heatmap is a delta of height `peak` at the rounded joint position, smoothed by a Gaussian filter with
 `mode="nearest"` borders. Such a filtered delta is separable: `scipy.ndimage.gaussian_filter` filters

@@ -1,4 +1,4 @@
-"""The 25-joint target layout (SPEC section 2) and the mappings from source layouts onto it.
+"""The 25-joint target layout and the mappings from source layouts onto it.
 
 The layout is MediaPipe/BlazePose's body without eyes and mouth, the layout of the climbing data the
 chapter fine-tunes on. A mapping is an int array over the *target* joints giving the source index of each,
@@ -271,7 +271,7 @@ FLIP_PAIRS: np.ndarray = np.array(
     dtype=np.int64,
 )
 
-# Joints whose distances define the torso diameter (SPEC section 4).
+# Joints whose distances define the torso diameter.
 LEFT_SHOULDER, RIGHT_SHOULDER = JOINT_INDEX["left_shoulder"], JOINT_INDEX["right_shoulder"]
 LEFT_HIP, RIGHT_HIP = JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]
 

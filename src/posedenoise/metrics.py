@@ -1,4 +1,4 @@
-"""PCK, the chapter's accuracy metric (SPEC section 9, chapter 1.3-1.4).
+"""PCK, the chapter's accuracy metric (chapter 1.3-1.4).
 
 A predicted joint is correct when its distance to the ground-truth joint is at most alpha x the frame's
 torso diameter. Only present joints of frames whose torso diameter is defined (finite) are counted; the

@@ -1,4 +1,4 @@
-"""Simulated keypoint-detector noise (SPEC section 6, chapter 1.1 and 1.2.2).
+"""Simulated keypoint-detector noise (chapter 1.1 and 1.2.2).
 
 The chapter's profile: every present joint of every frame is shifted by an independent draw from
 N(0, (3k)^2) per coordinate, clipped to the grid, rounded, and drawn with an input blur sigma_in.
@@ -141,7 +141,7 @@ SWAP_GROUPS: dict[str, tuple[int, ...]] = {
 }
 
 # Quantiles (at 0%, 5%, ..., 100%) of MediaPipe Pose's landmark visibility over the 25 joints of this
-# package's layout in shared/data/real/sports2d_demo_raw.json (221 frames x 25 joints); the latent
+# package's layout in examples/data/sports2d_demo_raw.json (221 frames x 25 joints); the latent
 # confidence of a simulated joint follows this distribution.
 REAL_VISIBILITY_QUANTILES: tuple[float, ...] = (
     0.004, 0.113, 0.366, 0.593, 0.771, 0.855, 0.902, 0.930, 0.948, 0.961, 0.971,
@@ -160,7 +160,7 @@ class RealisticNoise:
     detected at all. Their *swap* (a joint of another person) is the tracker jumping to someone else, which
     `tracks.track_breaks` cuts out of real tracks; it is not simulated inside a window.
 
-    Default rates come from `shared/data/real/sports2d_demo_raw.json` (MediaPipe Pose / BlazePose on a
+    Default rates come from `examples/data/sports2d_demo_raw.json` (MediaPipe Pose / BlazePose on a
     30 fps video, 221 detected frames of 230; `examples/real_video.py --stats` recomputes them), at the
     video's frame rate (per frame at 30 fps; runs are converted to window frames for half-rate windows):
     - confidence: a latent score per joint and frame, distributed as the sample's visibility (quantiles

@@ -1,4 +1,4 @@
-"""Preprocessing and the prepared dataset format (SPEC sections 4, 5 and 11).
+"""Preprocessing and the prepared dataset format.
 
 tracks (pixels) -> per-frame square crop mapped onto the 56 x 56 grid -> torso diameter -> windows of
 5 frames at steps 1 and 2 -> seeded 60/20/20 split -> `frames.npz`, `windows.npz`, `videos.csv`, and
@@ -37,7 +37,7 @@ ProgressFn = Callable[[str, int, int | None], None]  # (stage, done, total)
 def crop_to_grid(
     coords: np.ndarray, present: np.ndarray, margin: float = 0.1, size: int = GRID
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map each frame's present joints onto the size x size grid (SPEC section 4).
+    """Map each frame's present joints onto the size x size grid.
 
     coords (T, K, 2) pixels, present (T, K) bool. The box is the min/max of the present joints, made
     square about its centre, each side then grown outward by `margin` of the side length.
@@ -144,7 +144,7 @@ def prepare_dataset(
     total_tracks: int | None = None,
     progress: ProgressFn | None = None,
 ) -> PrepareSummary:
-    """Crop, window, split and write the prepared dataset to `out` (SPEC sections 4, 5, 11)."""
+    """Crop, window, split and write the prepared dataset to `out`."""
     if split_by not in ("window", "video"):
         raise InputError(None, f"--split-by must be 'window' or 'video', got {split_by!r}")
     # a margin below 0 shrinks the box inside the body (coordinates off the grid); above 5 a person
@@ -403,7 +403,7 @@ def plan_sources(
     raw_root: str | Path = "data/raw",
     seed: int = 0,
 ) -> SourcePlan:
-    """Choose the sources (SPEC section 3): those given; with none given, the real datasets found under
+    """Choose the sources: those given; with none given, the real datasets found under
     `raw_root` (`Penn_Action/`, `BRACE/` or `brace/`), and when there are none, the synthetic set.
     `custom`: a table or pose file, a folder of them, or a list of both (`sources.custom.load_custom`)."""
     from posedenoise.sources.brace import find_brace, load_brace

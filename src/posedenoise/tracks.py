@@ -3,7 +3,7 @@
 Formats (detected from the extension, then the content):
 - `coco`: COCO keypoint results JSON, a list of `{"image_id", "category_id", "keypoints": [x, y, score] x K,
   "score"[, "bbox", "track_id"]}`, or a dict holding that list under `"results"` (the BlazePose files of
-  `shared/data/real/`: `{"fps", "width", "height", "layout": "blazepose33", "results": [...]}`). Integer
+  `examples/data/`: `{"fps", "width", "height", "layout": "blazepose33", "results": [...]}`). Integer
   image ids are frame numbers (so a missing id is a frame without a detection); other ids are frames in
   order of first appearance.
   Also COCO keypoint *annotations* of one video, `{"images": [...], "annotations": [{"image_id",

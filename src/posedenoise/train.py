@@ -1,4 +1,4 @@
-"""Training (SPEC section 8, chapter 1.2.3), torchvision-reference style.
+"""Training (chapter 1.2.3), torchvision-reference style.
 
 `fit(config)` runs one of the 24 runs into `runs/<model>/<k>.<y>/` (`<k>.<y>-realistic/` when trained with
 the realistic detector-noise profile, `config.noise`): `config.json`, `history.csv`,

@@ -1,6 +1,6 @@
 """3DConv: one 3D convolution over (time, height, width) with the joints as channels, then ReLU.
 
-The chapter's baseline (section 1.2.3; SPEC section 7). With the defaults (25 joints, kernel 5 in every
+The chapter's baseline (section 1.2.3). With the defaults (25 joints, kernel 5 in every
 dimension) it has 25 * 25 * 5**3 weights + 25 biases = 78,150 parameters. The temporal kernel equals the
 window length, and "same" zero padding keeps (T, H, W), so every output frame sees the whole window.
 """

@@ -2,7 +2,7 @@
 convolutions, the two directions combined by a sum (Model S) or a concatenation (Model C).
 
 Built bottom-up: ConvLSTMCell (one time step, Shi et al. 2015, with peepholes) -> ConvLSTM (a cell run over
-the window in one direction) -> the two models. Sources: chapter 1.2.3, SPEC section 7, and the thesis
+the window in one direction) -> the two models. Sources: chapter 1.2.3 and the thesis
 (AndreOskarAndersen/master_thesis, report/models.tex and src/models/unipose.py), from which we follow:
 - Model S: each direction's head is five convolutions, 3x3 to 128, 3x3 128, 3x3 128, 1x1 128, 1x1 to K,
   each followed by ReLU *including the last*, and the two heads' outputs are summed (models.tex; the code

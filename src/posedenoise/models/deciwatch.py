@@ -2,7 +2,7 @@
 transformer encoder, interpolate them to every frame, recover the rest with a transformer decoder.
 
 Facts followed from the official code (cure-lab/DeciWatch, lib/models/deciwatch.py, train.py and its
-2D config) and the chapter (1.2.3) / SPEC section 7:
+2D config) and the chapter (1.2.3):
 - Tokens are frames; a frame's feature is its K joints' (x, y) normalised to [0, 1] by (size - 1),
   flattened to 2K = 50 values in (x0, y0, x1, y1, ...) order.
 - Sample interval N = 4 over T = 5 frames: frames 0 and 4 are visible (T = N * Q + 1 with Q = 1). The
@@ -20,7 +20,7 @@ Facts followed from the official code (cure-lab/DeciWatch, lib/models/deciwatch.
   encoder does not. Positions enter DETR-style: a sinusoidal encoding is added to the queries and keys
   of every attention (not to values, not to the token embeddings). As in the official code, positions are
   normalised to [0, 2 pi] over the window and the i-th sin/cos pair has wavelength 10000^(2i / (C/2)).
-Output: (B, T, K, 2) coordinates in grid pixels (x, y); the loss is on these (SPEC section 8).
+Output: (B, T, K, 2) coordinates in grid pixels (x, y); the loss is on these.
 """
 
 from __future__ import annotations
