@@ -1035,7 +1035,7 @@ def run(argv: list[str] | None = None) -> int:
     except RecursionError:
         return _error("input nested too deeply to read")
     except MemoryError:
-        return _error("out of memory; try a smaller --batch-size or --limit")
+        return _error("out of memory (a smaller --batch-size, --limit or input may fit)")
     except Exception as exc:  # a bug: still no traceback unless asked for
         if os.environ.get("POSEDENOISE_TRACEBACK") == "1":
             raise

@@ -93,6 +93,10 @@ def odd_frames(seconds: float, fps: float) -> int:
     return max(3, 2 * int(math.floor((n - 1) / 2 + 0.5)) + 1)
 
 
+MAX_SIGMA_FRAMES = 10_000
+MAX_KALMAN = 1e12  # px, px/s^2: far beyond any image, and squared (variances) still finite
+
+
 def check(name: str, params: dict[str, Any], fps: float) -> None:
     """Raise a one-line error for parameters the filter cannot run with at `fps`."""
     if not (math.isfinite(fps) and fps > 0):
@@ -110,6 +114,10 @@ def check(name: str, params: dict[str, Any], fps: float) -> None:
     elif name == "gaussian":
         if p["sigma_s"] <= 0:
             raise PoseDenoiseError("gaussian needs sigma_s > 0")
+        if p["sigma_s"] * fps > MAX_SIGMA_FRAMES:  # the kernel spans 8 sigma: all memory beyond this
+            raise PoseDenoiseError(
+                f"gaussian: sigma_s {p['sigma_s']:g} s is over {MAX_SIGMA_FRAMES:,} frames at {fps:g} fps"
+            )
     elif name == "oneeuro":
         if not (p["min_cutoff"] > 0 and p["d_cutoff"] > 0 and p["beta"] >= 0):
             raise PoseDenoiseError("oneeuro needs min_cutoff, d_cutoff > 0 and beta >= 0")
@@ -124,6 +132,8 @@ def check(name: str, params: dict[str, Any], fps: float) -> None:
     elif name == "kalman":
         if not (p["noise_px"] > 0 and p["accel"] > 0):
             raise PoseDenoiseError("kalman needs noise_px > 0 and accel > 0")
+        if max(p["noise_px"], p["accel"]) > MAX_KALMAN:  # their squares must stay finite
+            raise PoseDenoiseError(f"kalman needs noise_px and accel of at most {MAX_KALMAN:g}")
     elif name in REJECT_PARAMS:
         if p["reject_window_s"] <= 0 or p.get("n_sigmas", 1.0) <= 0:
             raise PoseDenoiseError(f"{name} needs reject_window_s > 0 and n_sigmas > 0")
