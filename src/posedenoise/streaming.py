@@ -122,6 +122,8 @@ class _Scanner:
         while True:
             try:
                 value, end = self._decoder.raw_decode(self.text, self.pos)
+            except RecursionError:
+                raise InputError(self.path, "malformed JSON (nested too deeply to read)") from None
             except json.JSONDecodeError as exc:
                 cut = exc.pos >= len(self.text) - 6 or exc.msg.startswith("Unterminated string")
                 if cut and not self.eof:  # the value may go on in the next block
