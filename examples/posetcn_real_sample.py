@@ -24,10 +24,7 @@ from posedenoise.layout import BLAZEPOSE33
 from posedenoise.tracks import read_tracks
 
 HERE = Path(__file__).resolve().parent
-CANDIDATES = [
-    HERE / "data" / "sports2d_demo_raw.json",
-    HERE.parents[1] / "shared/data/real/sports2d_demo_raw.json",
-]
+CANDIDATES = [HERE / "data" / "sports2d_demo_raw.json"]  # the real sample shipped with the examples
 SWAP_FRAMES = range(68, 73)
 LEFT_RIGHT = [("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_wrist", "right_wrist")]
 
