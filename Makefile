@@ -11,7 +11,7 @@ STUDY_DIR ?= study
 STUDY_VIDEOS ?= 240
 STUDY_PRECISION ?= bf16
 STUDY_TEST ?= 32
-STUDY_CONV3D ?= --limit 80 --max-epochs 4
+STUDY_CONV3D ?= --limit 240 --max-epochs 5
 STUDY_DECIWATCH ?= --limit 192 --max-epochs 3 --precision fp32 --lr 1e-4 \
 	--model-option zero_init=true --model-option interval=2 --model-option dropout=0
 STUDY_CONVLSTM ?= --limit 16 --max-epochs 2
