@@ -251,3 +251,14 @@ def test_a_shipped_study_model_is_evaluated_by_name_and_leaves_the_package_alone
     result = cached_evaluation(study[0], data, "test", limit=8)
     assert result["windows"] == 8
     assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == before  # no cache written into the package
+
+
+def test_the_reported_training_loss_is_a_mean_per_step_when_training_ends_between_validations(tmp_path):
+    config = TrackTrainConfig(
+        model_options={"channels": 8, "dilations": (1,)}, videos=2, frames=40, steps=5, batch_size=2,
+        val_videos=2, val_every=250,
+    )  # fmt: skip
+    fit_tracks(config, tmp_path / "run")
+    history = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["history"]
+    assert [h["step"] for h in history] == [5]
+    assert 0.02 < history[0]["train_loss"] < 2  # summed over 5 steps, divided by 5 (not by 250)

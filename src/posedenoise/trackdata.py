@@ -15,7 +15,7 @@ chapter's k = 1 (3 grid pixels, 5% of the box), level 0.2 is about MediaPipe on 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -188,4 +188,4 @@ def simulate_detector(
 def eval_detector(clean: CleanTracks, seed: int, level: float, profile: RealisticNoise | None = None):
     """Deterministic detector output for evaluation: one fixed `level`, every joint of the layout."""
     g = torch.Generator().manual_seed(seed)
-    return replace(simulate_detector(clean, g, (level, level), profile, layout_dropout=False))
+    return simulate_detector(clean, g, (level, level), profile, layout_dropout=False)

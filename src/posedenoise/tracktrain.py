@@ -177,7 +177,7 @@ def fit_tracks(
 
     val: dict = history[-1]["val"] if history else {}
     t0 = time.perf_counter() - elapsed
-    running = 0.0
+    running, last_val = 0.0, start
     for step in range(start, config.steps):
         model.train()
         for group in optimizer.param_groups:
@@ -202,8 +202,8 @@ def fit_tracks(
             scores = track_scores(pred, val_clean, val_noisy)
             val = {f"pck@{a:g}": scores[f"pck@{a:g}"] for a in ALPHAS}
             elapsed = time.perf_counter() - t0
-            history.append({"step": done, "train_loss": running / config.val_every, "val": val})
-            running = 0.0
+            history.append({"step": done, "train_loss": running / (done - last_val), "val": val})
+            running, last_val = 0.0, done
             save(done, val)
             if callback:
                 callback({"event": "tracks_val", "steps": config.steps, **history[-1]})
