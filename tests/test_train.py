@@ -16,10 +16,11 @@ import torch
 
 from posedenoise import train
 from posedenoise.checkpoint import load_model, read_checkpoint, save_checkpoint
+from posedenoise.constants import GRID
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.models import create_model
-from posedenoise.noise import GRID, Experiment
+from posedenoise.noise import Experiment
 from posedenoise.pipeline import Batch, TrainWindows, eval_inputs
 from posedenoise.prepare import prepare_dataset
 from posedenoise.train import (

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from posedenoise.constants import SPLITS, WINDOW
 from posedenoise.errors import InputError
 from posedenoise.layout import NUM_JOINTS
-from posedenoise.noise import SPLITS, WINDOW
 from posedenoise.prepare import FORMAT_VERSION, manifest_of
 
 

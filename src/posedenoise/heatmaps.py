@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from posedenoise.constants import GRID
+
 TRUNCATE = 4.0  # scipy's default, and skimage.filters.gaussian's, which the reference code used
 
 
@@ -46,7 +48,7 @@ def render(
     coords: torch.Tensor,
     present: torch.Tensor,
     sigma: float | torch.Tensor,
-    size: int = 56,
+    size: int = GRID,
     peak: float = 255.0,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -105,7 +107,7 @@ def argmax(heatmaps: torch.Tensor) -> torch.Tensor:
 
 
 def render_subpixel(
-    coords: torch.Tensor, present: torch.Tensor, sigma: float, size: int = 56, peak: float = 255.0
+    coords: torch.Tensor, present: torch.Tensor, sigma: float, size: int = GRID, peak: float = 255.0
 ) -> torch.Tensor:
     """Like `render`, with the Gaussian centred at the float position (no rounding): (..., K, size, size).
 

@@ -22,15 +22,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from posedenoise.constants import GRID, SPLITS, WINDOW
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.layout import FLIP_PAIRS
 
-WINDOW = 5  # frames per window (chapter 1.2.1)
-GRID = 56  # heatmap side
 SIGMA_OUT = 1.0  # ground-truth blur
 SIGMA_CHOICES = (1.0, 1.5, 2.0, 2.5, 3.0)  # input blur choices of experiments 1 and 3
 SHIFT_SCALE = 3.0  # shift std = 3 k grid pixels
-SPLITS = {"train": 0, "val": 1, "test": 2}
 
 
 @dataclass(frozen=True)

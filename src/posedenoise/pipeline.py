@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from posedenoise.constants import GRID
 from posedenoise.dataset import PreparedDataset
 from posedenoise.heatmaps import render
 from posedenoise.noise import (
@@ -150,7 +151,7 @@ class HeatmapRenderer:
         b = gt.shape[0]
         if reuse:
             if b not in self._buffers:
-                shape = (*gt.shape[:-1], 56, 56)
+                shape = (*gt.shape[:-1], GRID, GRID)
                 self._buffers[b] = (
                     torch.empty(shape, device=self.device),
                     torch.empty(shape, device=self.device),

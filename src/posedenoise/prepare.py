@@ -14,16 +14,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from posedenoise import checks, fileio
+from posedenoise.constants import GRID, WINDOW
 from posedenoise.errors import InputError, PoseDenoiseError, os_error_message
 from posedenoise.layout import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
-from posedenoise.noise import GRID, WINDOW
 from posedenoise.sources import Track
 
 FORMAT_VERSION = 1
@@ -460,10 +460,6 @@ def plan_sources(
     return SourcePlan(
         tracks=(t for stream in streams for t in stream), names=names, description=description, total=total
     )
-
-
-def summary_dict(summary: PrepareSummary) -> dict:
-    return asdict(summary)
 
 
 def manifest_of(path: str | Path) -> dict:

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from posedenoise.constants import GRID
 from posedenoise.layout import COCO17_TO_25, FLIP_PAIRS, JOINT_INDEX, NUM_JOINTS, PENN13_TO_25
-from posedenoise.noise import GRID, Experiment, RealisticNoise, apply_realistic_noise, train_realistic_noise
+from posedenoise.noise import Experiment, RealisticNoise, apply_realistic_noise, train_realistic_noise
 from posedenoise.smoothers import fill_gaps
 
 TRACK_FRAMES = 96  # frames per training crop (the model's receptive field is 121; crops end with padding)

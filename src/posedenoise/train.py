@@ -28,11 +28,12 @@ import torch.distributed as dist
 
 from posedenoise import checks, fileio
 from posedenoise.checkpoint import load_weights_into, read_checkpoint, save_checkpoint
+from posedenoise.constants import GRID
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import argmax
 from posedenoise.models import create_model, study_models
-from posedenoise.noise import ALL_EXPERIMENTS, GRID, Experiment, noise_profile
+from posedenoise.noise import ALL_EXPERIMENTS, Experiment, noise_profile
 from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
 
 TRAINABLE_MODELS = study_models()  # the chapter's four, in the order of its tables
