@@ -18,14 +18,17 @@ from posedenoise.evaluate import cached_evaluation, evaluate_baseline, evaluate_
 from posedenoise.layout import FLIP_PAIRS, JOINT_INDEX
 from posedenoise.models import create_model
 from posedenoise.noise import (
+    CHAPTER,
     SWAP_GROUPS,
+    ChapterProfile,
     Experiment,
     RealisticNoise,
+    RealisticProfile,
     apply_realistic_noise,
     eval_noise,
     eval_realistic_noise,
+    make_noise,
     markov_runs,
-    noise_profile,
     repair_counts,
     train_realistic_noise,
 )
@@ -178,13 +181,15 @@ def test_bad_profiles_are_one_line_errors():
     with pytest.raises(PoseDenoiseError, match="swap_rate"):
         RealisticNoise(swap_rate=1.5)
     with pytest.raises(PoseDenoiseError, match=r"option\(s\) nonsense; valid options: .*swap_rate"):
-        noise_profile("realistic", {"nonsense": 1})
-    with pytest.raises(PoseDenoiseError, match="noise must be one of"):
-        noise_profile("gaussian")
-    with pytest.raises(PoseDenoiseError):
-        TrainWindows(None, Experiment(1, 1), seed=0, noise="loud")  # fails before touching the data
-    assert noise_profile("chapter") is None
-    assert noise_profile("realistic", {"swap_rate": 0.3}).swap_rate == 0.3
+        make_noise("realistic", {"nonsense": 1})
+    with pytest.raises(PoseDenoiseError, match="noise must be one of chapter, realistic, got 'gaussian'"):
+        make_noise("gaussian")
+    with pytest.raises(PoseDenoiseError, match="only apply to the realistic"):
+        make_noise("chapter", {"swap_rate": 0.3})
+    assert make_noise("chapter") == CHAPTER and isinstance(CHAPTER, ChapterProfile)
+    realistic = make_noise("realistic", {"swap_rate": 0.3})
+    assert isinstance(realistic, RealisticProfile) and realistic.rates.swap_rate == 0.3
+    assert realistic.options == {"swap_rate": 0.3} and realistic != make_noise("realistic")
 
 
 def test_repair_counts():
@@ -221,9 +226,10 @@ def test_misses_blank_the_input_maps_and_keep_the_target(data_dir):
     from posedenoise.dataset import PreparedDataset
 
     ds = PreparedDataset.load(data_dir)
-    inputs = eval_inputs(ds, Experiment(1, 1), "val", limit=40, noise="realistic")
-    assert inputs.noise == "realistic" and inputs.input_present.shape == inputs.present.shape
-    again = eval_inputs(ds, Experiment(1, 1), "val", limit=40, noise="realistic")
+    realistic = make_noise("realistic")
+    inputs = eval_inputs(ds, Experiment(1, 1), "val", limit=40, noise=realistic)
+    assert inputs.noise == realistic and inputs.input_present.shape == inputs.present.shape
+    again = eval_inputs(ds, Experiment(1, 1), "val", limit=40, noise=realistic)
     np.testing.assert_array_equal(inputs.noisy_coords, again.noisy_coords)  # the same for every model
     batch = next(iterate_batches(inputs, 40, reuse_buffers=False))
     gap = batch.present & ~batch.input_present
@@ -233,12 +239,12 @@ def test_misses_blank_the_input_maps_and_keep_the_target(data_dir):
     drawn = batch.input_present
     assert (batch.x.flatten(-2).amax(-1)[drawn] > 0).all()
 
-    windows = TrainWindows(ds, Experiment(1, 1), seed=0, limit=32, noise="realistic", fixed_noise=True)
+    windows = TrainWindows(ds, Experiment(1, 1), seed=0, limit=32, noise=realistic, fixed_noise=True)
     first, second = next(windows.epoch(1)), next(windows.epoch(1))
     assert torch.equal(first.x, second.x)  # fixed noise: the same draw every time
     assert (first.present & ~first.input_present).any()
     chapter = eval_inputs(ds, Experiment(1, 1), "val", limit=40)
-    assert chapter.noise == "chapter" and chapter.input_present is None
+    assert chapter.noise == CHAPTER and chapter.input_present is None
 
 
 def test_identity_model_equals_identity_baseline_under_realistic_noise(tmp_path, data_dir):
@@ -250,7 +256,7 @@ def test_identity_model_equals_identity_baseline_under_realistic_noise(tmp_path,
     save_checkpoint(tmp_path / "best.pt", create_model("identity"), meta)
     via_model = evaluate_checkpoint(tmp_path, data_dir, split="val", batch_size=7)
     via_coords = evaluate_baseline(
-        "identity", 1, 1, data_dir, "val", noise="realistic", noise_options={"swap_rate": 0.3}
+        "identity", 1, 1, data_dir, "val", noise=make_noise("realistic", {"swap_rate": 0.3})
     )
     assert via_model["noise"] == "realistic" and via_model["noise_options"] == {"swap_rate": 0.3}
     for key in ("pck", "swap_repair", "swap_error_px", "gap_error_px", "swapped_joints", "gap_joints"):
@@ -297,7 +303,7 @@ def test_trained_model_repairs_swaps_and_fills_gaps_better_than_identity(trained
     runs, result = trained
     model_eval = cached_evaluation(result.run_dir, data_dir, split="test")
     identity = evaluate_baseline(
-        "identity", 1, 2, data_dir, "test", noise="realistic", noise_options=TRAIN_NOISE
+        "identity", 1, 2, data_dir, "test", noise=make_noise("realistic", TRAIN_NOISE)
     )
     assert (
         model_eval["noise"] == "realistic" and model_eval["swapped_joints"] == identity["swapped_joints"] > 50

@@ -545,6 +545,7 @@ def evaluate(
     _compute_setup()
     from posedenoise import fileio
     from posedenoise.evaluate import BASELINES, cached_baseline, cached_evaluation
+    from posedenoise.noise import make_noise
     from posedenoise.train import resolve_device
 
     baseline = target in BASELINES and not Path(target).exists()
@@ -604,8 +605,7 @@ def evaluate(
                 limit=limit,
                 progress=view.fraction,
                 force=force,
-                noise=noise.value,
-                noise_options=_noise_options(noise_option) or None,
+                noise=make_noise(noise.value, _noise_options(noise_option)),
             )
         else:
             result = cached_evaluation(

@@ -47,7 +47,7 @@ from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.fileio import write_json
 from posedenoise.layout import GROUPS, JOINTS, NUM_JOINTS
 from posedenoise.metrics import DEFAULT_ALPHAS, PCKAccumulator, PCKResult
-from posedenoise.noise import Experiment, RepairCounts, noise_profile, repair_counts
+from posedenoise.noise import CHAPTER, Experiment, NoiseProfile, RepairCounts, make_noise, repair_counts
 
 RESULT_VERSION = 1  # bump when the content of an evaluation changes, so older caches count as stale
 BASELINES = ("identity", "oneeuro", "savgol", "gaussian")  # identity + the classic smoothers
@@ -147,38 +147,16 @@ def cache_path(checkpoint: str | Path, split: str = "test") -> Path:
 
 
 def baseline_cache_path(
-    runs_dir: str | Path, name: str, shift: int, experiment: int, split: str = "test", noise: str = "chapter"
+    runs_dir: str | Path, name: str, shift: int, experiment: int, split: str = "test", suffix: str = ""
 ) -> Path:
-    folder = f"{shift}.{experiment}" + ("" if noise == "chapter" else f"-{noise}")
+    folder = f"{shift}.{experiment}{suffix}"
     return Path(runs_dir) / "baselines" / name / folder / f"eval-{split}.json"
 
 
-def checkpoint_noise(meta: dict) -> tuple[str, dict]:
-    """The detector-noise profile a checkpoint was trained with: (name, options); "chapter" if unsaid."""
+def checkpoint_noise(meta: dict) -> NoiseProfile:
+    """The detector-noise profile a checkpoint was trained with (the chapter's if unsaid)."""
     train_config = meta.get("train_config") or {}
-    return train_config.get("noise") or "chapter", dict(train_config.get("noise_options") or {})
-
-
-def _same_noise(inputs, noise: str, options: dict) -> bool:
-    """Whether shared eval inputs were made with this noise profile and options."""
-    same_options = (getattr(inputs, "noise_options", None) or {}) == (options or {})
-    return getattr(inputs, "noise", "chapter") == noise and same_options
-
-
-def noise_fields(noise: str, options: dict | None, repairs: RepairCounts) -> dict[str, Any]:
-    """The evaluation entries of a noise profile: its name, and for the realistic one its options and
-    the swap-repair and gap-filling figures."""
-    if noise == "chapter":
-        return {"noise": noise}
-    return {
-        "noise": noise,
-        "noise_options": dict(options or {}),
-        "swap_repair": _json_float(repairs.swap_repair),
-        "swap_error_px": _json_float(repairs.swap_error_px),
-        "gap_error_px": _json_float(repairs.gap_error_px),
-        "swapped_joints": repairs.swapped,
-        "gap_joints": repairs.gaps,
-    }
+    return make_noise(train_config.get("noise") or "chapter", train_config.get("noise_options"))
 
 
 def evaluate_checkpoint(
@@ -210,13 +188,11 @@ def evaluate_checkpoint(
     model, meta = load_model(checkpoint, device=device)
     model.eval()
     experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
-    noise, noise_options = checkpoint_noise(meta)  # evaluated with the noise it was trained with
+    noise = checkpoint_noise(meta)  # evaluated with the noise it was trained with
     inputs = _materialize(inputs)
-    if inputs is None or inputs.experiment != experiment or not _same_noise(inputs, noise, noise_options):
+    if inputs is None or inputs.experiment != experiment or inputs.noise != noise:
         # shared inputs of another experiment or noise profile: not ours
-        inputs = eval_inputs(
-            ds, experiment, split, seed=seed, limit=limit, noise=noise, noise_options=noise_options
-        )
+        inputs = eval_inputs(ds, experiment, split, seed=seed, limit=limit, noise=noise)
     total = len(inputs.sigma_in)
     if total == 0:
         raise PoseDenoiseError(f"the {split} split of {experiment.name} has no windows")
@@ -250,7 +226,7 @@ def evaluate_checkpoint(
         "trained_on_data": meta.get("data_fingerprint"),
         "fingerprints": {"checkpoint": file_sha256(checkpoint), "data": ds.fingerprint()},
         "version": RESULT_VERSION,
-        **noise_fields(inputs.noise, inputs.noise_options, repairs),
+        **inputs.noise.evaluation_fields(repairs),
     }
 
 
@@ -314,11 +290,10 @@ def evaluate_baseline(
     progress: Progress | None = None,
     inputs=None,
     chunk: int = 4096,
-    noise: str = "chapter",
-    noise_options: dict | None = None,
+    noise: NoiseProfile = CHAPTER,
 ) -> dict[str, Any]:
     """Evaluate the identity function (or a classic smoother with `params`) on an experiment's split,
-    with the chapter's detector noise or the realistic profile (`noise`, `noise_options`)."""
+    with the detector noise of `noise` (the chapter's by default)."""
     from posedenoise.pipeline import eval_inputs
 
     _check_split(split)
@@ -328,12 +303,11 @@ def evaluate_baseline(
     if name == "identity" and params:
         raise PoseDenoiseError("the identity function takes no parameters")
     exp = Experiment(int(shift), int(experiment))
-    noise_profile(noise, noise_options)  # an unknown profile or option fails here
     ds = load_dataset(data_dir)
     seed = _resolve_seed(ds, seed)
     inputs = _materialize(inputs)
-    if inputs is None or not _same_noise(inputs, noise, noise_options or {}):
-        inputs = eval_inputs(ds, exp, split, seed=seed, limit=limit, noise=noise, noise_options=noise_options)
+    if inputs is None or inputs.noise != noise:
+        inputs = eval_inputs(ds, exp, split, seed=seed, limit=limit, noise=noise)
     total = len(inputs.sigma_in)
     if total == 0:
         raise PoseDenoiseError(f"the {split} split of {exp.name} has no windows")
@@ -369,7 +343,7 @@ def evaluate_baseline(
         "trained_on_data": None,
         "fingerprints": {"checkpoint": None, "data": ds.fingerprint()},
         "version": RESULT_VERSION,
-        **noise_fields(inputs.noise, inputs.noise_options, repairs),
+        **inputs.noise.evaluation_fields(repairs),
     }
 
 
@@ -456,8 +430,7 @@ def cached_baseline(
     force: bool = False,
     inputs=None,
     evaluate_if_stale: bool = True,
-    noise: str = "chapter",
-    noise_options: dict | None = None,
+    noise: NoiseProfile = CHAPTER,
 ) -> dict[str, Any] | None:
     """A baseline's evaluation, from `<runs>/baselines/<name>/<k>.<y>/eval-<split>.json` when valid
     (`<k>.<y>-realistic/` with the realistic noise profile, valid for the same `noise_options` only).
@@ -468,7 +441,7 @@ def cached_baseline(
     _check_split(split)
     ds = load_dataset(data_dir)
     seed = _resolve_seed(ds, seed)
-    path = baseline_cache_path(runs_dir, name, shift, experiment, split, noise)
+    path = baseline_cache_path(runs_dir, name, shift, experiment, split, noise.run_suffix)
     expected = {
         "model": name,
         "split": split,
@@ -478,8 +451,8 @@ def cached_baseline(
         "version": RESULT_VERSION,
         "fingerprints": {"checkpoint": None, "data": ds.fingerprint()},
     }
-    if noise != "chapter":
-        expected.update(noise=noise, noise_options=dict(noise_options or {}))
+    if noise.run_suffix:  # a profile's own folder: its options must match too
+        expected.update(noise.describe())
     cached = read_evaluation(path)
     if not force and is_fresh(cached, expected):
         return cached
@@ -487,7 +460,7 @@ def cached_baseline(
         return None
     result = evaluate_baseline(
         name, shift, experiment, ds, split, seed=seed, limit=limit, params=params, progress=progress,
-        inputs=inputs, noise=noise, noise_options=noise_options,
+        inputs=inputs, noise=noise,
     )  # fmt: skip
     write_json(path, result)
     return result

@@ -11,13 +11,17 @@ whatever `--limit` is. Training noise is redrawn each epoch from a generator see
 `RealisticNoise` (below) is a second profile, chosen per run (`TrainConfig.noise = "realistic"`): on top of
 the chapter's shifts, left/right swaps over runs of frames, missed joints and frames, outliers, and shifts
 growing as a latent detector confidence falls, with rates from real MediaPipe output.
+
+A run's noise setting becomes a `NoiseProfile` once (`make_noise`, at the end): `ChapterProfile` or
+`RealisticProfile`, each knowing its draws, how to apply them and the folder suffix of its runs.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import NamedTuple
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -129,8 +133,6 @@ def apply_noise(
 # ----------------------------------------------------------------------------------------------------------
 # The "realistic" detector-noise profile (an addition beside the chapter's, which stays the default)
 
-NOISE_PROFILES: tuple[str, ...] = ("chapter", "realistic")
-
 # Left/right pairs that a detector inverts together (both sides of each chain listed): a limb's whole
 # chain flips at once in the real sample (knee, ankle, heel and foot index change sides in the same frames).
 SWAP_GROUPS: dict[str, tuple[int, ...]] = {
@@ -226,34 +228,6 @@ class RealisticNoise:
         that makes `outlier_rate` the share of detected joint-frames that are outliers."""
         u = self.joint_miss_rate + (1 - self.joint_miss_rate) * (torch.arange(grid) + 0.5) / grid
         return float((1 + self.outlier_gain * (1 - self.confidence(u))).mean())
-
-
-def noise_profile(noise: str | RealisticNoise | None, options: dict | None = None) -> RealisticNoise | None:
-    """The realistic profile a run names (None for the chapter's): "chapter", "realistic" (with `options`
-    overriding RealisticNoise's fields) or a RealisticNoise."""
-    if isinstance(noise, RealisticNoise):
-        return noise
-    if noise in (None, "chapter"):
-        if options:
-            raise PoseDenoiseError("noise options only apply to the realistic noise profile")
-        return None
-    if noise != "realistic":
-        raise PoseDenoiseError(f"noise must be one of {', '.join(NOISE_PROFILES)}, got {noise!r}")
-    fields = set(RealisticNoise.__dataclass_fields__)
-    unknown = sorted(set(options or {}) - fields)
-    if unknown:
-        raise PoseDenoiseError(
-            f"unknown realistic noise option(s) {', '.join(unknown)}; valid options: "
-            + ", ".join(RealisticNoise.__dataclass_fields__)
-        )
-    opts = dict(options or {})
-    if "confidence_quantiles" in opts:
-        opts["confidence_quantiles"] = tuple(float(v) for v in opts["confidence_quantiles"])
-    return RealisticNoise(**opts)
-
-
-def profile_name(noise: str | RealisticNoise | None) -> str:
-    return "realistic" if isinstance(noise, RealisticNoise) else (noise or "chapter")
 
 
 @dataclass
@@ -492,3 +466,185 @@ def repair_counts(pred, gt, present, input_present, swapped) -> RepairCounts:
         gaps=int(gaps.sum()),
         gap_error=float(own[gaps].double().sum()),
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Noise profiles: what a run's noise setting (`TrainConfig.noise`, `--noise`) names, made once by
+# `make_noise` and handed to the pipeline, the evaluation and the run folder. A new profile is one class
+# here: its draws, how they become detector output, and the folder suffix of its runs.
+
+
+class NoisyInput(NamedTuple):
+    """Simulated detector output of a set of windows, in any profile."""
+
+    noisy: torch.Tensor  # (N, T, K, 2) detected coords, clipped to the grid and rounded
+    sigma_in: torch.Tensor  # (N,) input blur
+    input_present: torch.Tensor | None = None  # (N, T, K) bool joints detected; None: the ground truth's
+    swapped: torch.Tensor | None = None  # (N, T, K) bool left/right inverted joints; None: none
+
+
+class NoiseProfile(ABC):
+    """A detector-noise profile. Draws are standard random numbers (a profile's own type) made from a
+    seeded stream and scaled only by `apply`, so that the runs of an experiment share them."""
+
+    name: ClassVar[str]  # what `--noise` and the configs call it
+    run_suffix: ClassVar[str]  # appended to a run's `<k>.<y>` folder: runs of two profiles never mix
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, options: dict) -> NoiseProfile:
+        """The profile with `options` (from `--noise-option`), refused when it takes no such option."""
+
+    @property
+    @abstractmethod
+    def options(self) -> dict:
+        """The options it was made with, as recorded in a run's config and its evaluations."""
+
+    @abstractmethod
+    def eval_draws(self, seed: int, step: int, split: str, n: int, joints: int = 25):
+        """Deterministic draws for the first `n` windows of a split (window i's do not depend on n)."""
+
+    @abstractmethod
+    def train_draws(self, generator: torch.Generator, batch: int, joints: int, device: torch.device):
+        """Fresh draws for one training batch from a device generator."""
+
+    @abstractmethod
+    def select(self, draws, idx):
+        """The draws of windows `idx` (fixed training noise)."""
+
+    @abstractmethod
+    def to(self, draws, device: torch.device):
+        """The draws as tensors on `device`."""
+
+    @abstractmethod
+    def apply(self, coords: torch.Tensor, present: torch.Tensor, draws, experiment: Experiment) -> NoisyInput:
+        """Detector output for ground-truth grid coords (N, T, K, 2) with presence (N, T, K)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The entries naming this profile in an evaluation (what a cached one must match)."""
+        return {"noise": self.name, "noise_options": dict(self.options)}
+
+    def evaluation_fields(self, repairs: RepairCounts) -> dict[str, Any]:
+        """The entries of this profile in an evaluation; `repairs` summed over its predictions."""
+        return self.describe()
+
+
+NOISE_PROFILES: dict[str, type[NoiseProfile]] = {}
+
+
+def register_noise_profile(cls: type[NoiseProfile]) -> type[NoiseProfile]:
+    """Class decorator: make a profile available to `make_noise` (and `--noise`) under its name."""
+    if cls.name in NOISE_PROFILES:
+        raise ValueError(f"noise profile {cls.name!r} is already registered")
+    NOISE_PROFILES[cls.name] = cls
+    return cls
+
+
+def make_noise(name: str = "chapter", options: dict | None = None) -> NoiseProfile:
+    """The profile a run names: "chapter" (Tables 1-4) or "realistic", with `options`."""
+    if name not in NOISE_PROFILES:
+        raise PoseDenoiseError(f"noise must be one of {', '.join(NOISE_PROFILES)}, got {name!r}")
+    return NOISE_PROFILES[name].from_options(dict(options or {}))
+
+
+@register_noise_profile
+@dataclass(frozen=True)
+class ChapterProfile(NoiseProfile):
+    """The chapter's noise: an independent Gaussian shift of every present joint (`apply_noise`)."""
+
+    name = "chapter"
+    run_suffix = ""
+
+    @classmethod
+    def from_options(cls, options: dict) -> ChapterProfile:
+        if options:
+            raise PoseDenoiseError("noise options only apply to the realistic noise profile")
+        return cls()
+
+    @property
+    def options(self) -> dict:
+        return {}
+
+    def eval_draws(self, seed: int, step: int, split: str, n: int, joints: int = 25) -> NoiseDraws:
+        return eval_noise(seed, step, split, n, joints)
+
+    def train_draws(self, generator, batch: int, joints: int, device) -> NoiseDraws:
+        return train_noise(generator, batch, joints, device)
+
+    def select(self, draws: NoiseDraws, idx) -> NoiseDraws:
+        return NoiseDraws(draws.z[idx], draws.sigma_index[idx])
+
+    def to(self, draws: NoiseDraws, device) -> NoiseDraws:
+        return NoiseDraws(torch.as_tensor(draws.z).to(device), torch.as_tensor(draws.sigma_index).to(device))
+
+    def apply(self, coords, present, draws: NoiseDraws, experiment: Experiment) -> NoisyInput:
+        return NoisyInput(*apply_noise(coords, draws, experiment))
+
+    def describe(self) -> dict[str, Any]:
+        return {"noise": self.name}
+
+
+CHAPTER = ChapterProfile()  # the default everywhere
+
+
+@register_noise_profile
+@dataclass(frozen=True)
+class RealisticProfile(NoiseProfile):
+    """`RealisticNoise` with the overrides of its rates a run was given (`apply_realistic_noise`)."""
+
+    name = "realistic"
+    run_suffix = "-realistic"
+    overrides: dict = field(default_factory=dict)  # RealisticNoise field -> value, as given
+    rates: RealisticNoise = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.overrides) - set(RealisticNoise.__dataclass_fields__))
+        if unknown:
+            raise PoseDenoiseError(
+                f"unknown realistic noise option(s) {', '.join(unknown)}; valid options: "
+                + ", ".join(RealisticNoise.__dataclass_fields__)
+            )
+        fields = dict(self.overrides)
+        if "confidence_quantiles" in fields:
+            fields["confidence_quantiles"] = tuple(float(v) for v in fields["confidence_quantiles"])
+        object.__setattr__(self, "rates", RealisticNoise(**fields))
+
+    @classmethod
+    def from_options(cls, options: dict) -> RealisticProfile:
+        return cls(dict(options))
+
+    @property
+    def options(self) -> dict:
+        return self.overrides
+
+    def eval_draws(self, seed: int, step: int, split: str, n: int, joints: int = 25) -> RealisticDraws:
+        return eval_realistic_noise(seed, step, split, n, joints)
+
+    def train_draws(self, generator, batch: int, joints: int, device) -> RealisticDraws:
+        return train_realistic_noise(generator, batch, joints, device)
+
+    def select(self, draws: RealisticDraws, idx) -> RealisticDraws:
+        return index_draws(draws, idx)
+
+    def to(self, draws: RealisticDraws, device) -> RealisticDraws:
+        return draws_to(draws, device)
+
+    def apply(self, coords, present, draws: RealisticDraws, experiment: Experiment) -> NoisyInput:
+        out = apply_realistic_noise(coords, present, draws, experiment, self.rates)
+        return NoisyInput(out.noisy, out.sigma_in, out.input_present, out.swapped)
+
+    def evaluation_fields(self, repairs: RepairCounts) -> dict[str, Any]:
+        """Besides the profile: the share of swapped joints repaired and the errors on swapped and missed
+        joints, with the joint-frames they count."""
+        return {
+            **self.describe(),
+            "swap_repair": _json_float(repairs.swap_repair),
+            "swap_error_px": _json_float(repairs.swap_error_px),
+            "gap_error_px": _json_float(repairs.gap_error_px),
+            "swapped_joints": repairs.swapped,
+            "gap_joints": repairs.gaps,
+        }
+
+
+def _json_float(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)

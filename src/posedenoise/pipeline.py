@@ -15,20 +15,7 @@ import torch
 from posedenoise.constants import GRID
 from posedenoise.dataset import PreparedDataset
 from posedenoise.heatmaps import render
-from posedenoise.noise import (
-    SIGMA_OUT,
-    Experiment,
-    NoiseDraws,
-    apply_noise,
-    apply_realistic_noise,
-    draws_to,
-    eval_noise,
-    eval_realistic_noise,
-    index_draws,
-    noise_profile,
-    train_noise,
-    train_realistic_noise,
-)
+from posedenoise.noise import CHAPTER, SIGMA_OUT, Experiment, NoiseProfile
 
 
 @dataclass
@@ -60,10 +47,9 @@ class EvalInputs:
     torso: np.ndarray  # (N, 5) float32
     noisy_coords: np.ndarray  # (N, 5, 25, 2) float32, rounded and clipped
     sigma_in: np.ndarray  # (N,) float32
-    noise: str = "chapter"  # detector-noise profile: "chapter" or "realistic" (noise.RealisticNoise)
-    noise_options: dict | None = None  # realistic: overrides of RealisticNoise's fields
-    input_present: np.ndarray | None = None  # (N, 5, 25) bool, realistic: joints drawn in the input
-    swapped: np.ndarray | None = None  # (N, 5, 25) bool, realistic: left/right inverted joints
+    noise: NoiseProfile = CHAPTER  # the detector-noise profile that made noisy_coords
+    input_present: np.ndarray | None = None  # (N, 5, 25) bool joints drawn in the input; None: `present`
+    swapped: np.ndarray | None = None  # (N, 5, 25) bool left/right inverted joints; None: none
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -75,36 +61,25 @@ def eval_inputs(
     split: str,
     seed: int | None = None,
     limit: int | None = None,
-    noise: str = "chapter",
-    noise_options: dict | None = None,
+    noise: NoiseProfile = CHAPTER,
 ) -> EvalInputs:
-    """Windows of `split` with noise that depends only on (seed, step, split, window position).
-
-    noise: "chapter" (the default: Tables 1-4) or "realistic" (`noise.RealisticNoise`, its fields
-    overridden by `noise_options`): swaps, misses and outliers on top of the chapter's shifts.
-    """
+    """Windows of `split` with `noise` (the chapter's by default: Tables 1-4) that depends only on (seed,
+    step, split, window position)."""
     seed = ds.seed if seed is None else seed
-    profile = noise_profile(noise, noise_options)
     w = window_arrays(ds, experiment.step, split, limit)
-    gt = torch.from_numpy(w.gt_coords)
-    extra = {}  # the realistic profile's masks
-    if profile is not None:
-        draws = eval_realistic_noise(seed, experiment.step, split, len(w.starts))
-        out = apply_realistic_noise(gt, torch.from_numpy(w.present), draws, experiment, profile)
-        noisy, sigma_in = out.noisy, out.sigma_in
-        extra = dict(noise="realistic", noise_options=dict(noise_options or {}),
-                     input_present=out.input_present.numpy(), swapped=out.swapped.numpy())  # fmt: skip
-    else:
-        noisy, sigma_in = apply_noise(gt, eval_noise(seed, experiment.step, split, len(w.starts)), experiment)
+    draws = noise.eval_draws(seed, experiment.step, split, len(w.starts))
+    out = noise.apply(torch.from_numpy(w.gt_coords), torch.from_numpy(w.present), draws, experiment)
     return EvalInputs(
         experiment=experiment,
         starts=w.starts,
         gt_coords=w.gt_coords,
         present=w.present,
         torso=w.torso,
-        noisy_coords=noisy.numpy(),
-        sigma_in=sigma_in.numpy(),
-        **extra,
+        noisy_coords=out.noisy.numpy(),
+        sigma_in=out.sigma_in.numpy(),
+        noise=noise,
+        input_present=None if out.input_present is None else out.input_present.numpy(),
+        swapped=None if out.swapped is None else out.swapped.numpy(),
     )
 
 
@@ -213,11 +188,10 @@ class TrainWindows:
         device: torch.device | str = "cpu",
         rank: int = 0,
         world_size: int = 1,
-        noise: str = "chapter",
-        noise_options: dict | None = None,
+        noise: NoiseProfile = CHAPTER,
     ):
         self.experiment = experiment
-        self.profile = noise_profile(noise, noise_options)  # None: the chapter's noise
+        self.noise = noise
         self.seed = seed
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -229,14 +203,9 @@ class TrainWindows:
         self.rows = torch.from_numpy(ds.window_rows(starts, experiment.step)).to(self.device)  # (N, 5)
         self.frame_coords = torch.from_numpy(ds.coords).to(self.device)  # (F, 25, 2)
         self.frame_present = torch.from_numpy(ds.present).to(self.device)  # (F, 25)
-        self.fixed = None
-        if fixed_noise and self.profile is not None:
-            self.fixed = draws_to(eval_realistic_noise(seed, experiment.step, "train", self.n), self.device)
-        elif fixed_noise:
-            draws = eval_noise(seed, experiment.step, "train", self.n)
-            self.fixed = NoiseDraws(
-                torch.from_numpy(draws.z).to(self.device), torch.from_numpy(draws.sigma_index).to(self.device)
-            )
+        self.fixed = None  # one draw per window for the whole run (the chapter's recipe)
+        if fixed_noise:
+            self.fixed = noise.to(noise.eval_draws(seed, experiment.step, "train", self.n), self.device)
         self.renderer = HeatmapRenderer(self.device)
 
     def _batch_count(self) -> int:
@@ -262,22 +231,11 @@ class TrainWindows:
             idx = order[i : i + self.batch_size]
             rows = self.rows[idx]  # (B, 5)
             gt, present = self.frame_coords[rows], self.frame_present[rows]  # (B, 5, 25, 2), (B, 5, 25)
-            if self.profile is not None:
-                if self.fixed is not None:
-                    draws = index_draws(self.fixed, idx)
-                else:
-                    draws = train_realistic_noise(g_noise, len(idx), gt.shape[2], self.device)
-                out = apply_realistic_noise(gt, present, draws, self.experiment, self.profile)
-                x, target = self.renderer(
-                    gt, present, out.noisy, out.sigma_in, input_present=out.input_present
-                )
-                empty = torch.empty(0, device=self.device)
-                yield Batch(x, target, gt, present, empty, out.noisy, out.input_present, out.swapped)
-                continue
             if self.fixed is not None:
-                draws = NoiseDraws(self.fixed.z[idx], self.fixed.sigma_index[idx])
+                draws = self.noise.select(self.fixed, idx)
             else:
-                draws = train_noise(g_noise, len(idx), gt.shape[2], self.device)
-            noisy, sigma_in = apply_noise(gt, draws, self.experiment)
-            x, target = self.renderer(gt, present, noisy, sigma_in)
-            yield Batch(x, target, gt, present, torch.empty(0, device=self.device), noisy)
+                draws = self.noise.train_draws(g_noise, len(idx), gt.shape[2], self.device)
+            out = self.noise.apply(gt, present, draws, self.experiment)
+            x, target = self.renderer(gt, present, out.noisy, out.sigma_in, input_present=out.input_present)
+            empty = torch.empty(0, device=self.device)  # training batches need no torso
+            yield Batch(x, target, gt, present, empty, out.noisy, out.input_present, out.swapped)

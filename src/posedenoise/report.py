@@ -43,7 +43,7 @@ from posedenoise.evaluate import (
 from posedenoise.fileio import atomic_path
 from posedenoise.layout import GROUPS
 from posedenoise.models import display_name, study_models
-from posedenoise.noise import ALL_EXPERIMENTS, Experiment
+from posedenoise.noise import ALL_EXPERIMENTS, Experiment, make_noise
 
 # The chapter's rows, in table order: CLI name -> label (from the model registry).
 MODEL_LABELS: dict[str, str] = {name: display_name(name) for name in study_models()}
@@ -203,7 +203,7 @@ def _collect_realistic(
         identity = cached_baseline(
             "identity", exp.shift, exp.experiment, runs_dir, ds, data.split, limit=limit,
             progress=None if progress is None else (lambda d, t, w=what: progress(w, d, t)),
-            evaluate_if_stale=evaluate_missing, noise="realistic", noise_options=options,
+            evaluate_if_stale=evaluate_missing, noise=make_noise("realistic", options),
         )  # fmt: skip
         if identity is not None:
             data.realistic[("identity", name)] = identity

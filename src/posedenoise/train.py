@@ -33,7 +33,7 @@ from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import argmax
 from posedenoise.models import create_model, study_models
-from posedenoise.noise import ALL_EXPERIMENTS, Experiment, noise_profile
+from posedenoise.noise import ALL_EXPERIMENTS, Experiment, NoiseProfile, make_noise
 from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
 
 TRAINABLE_MODELS = study_models()  # the chapter's four, in the order of its tables
@@ -72,6 +72,10 @@ class TrainConfig:
     @property
     def exp(self) -> Experiment:
         return Experiment(self.shift, self.experiment)
+
+    def noise_profile(self) -> NoiseProfile:
+        """The detector noise this run trains and validates with (an unknown profile or option fails)."""
+        return make_noise(self.noise, self.noise_options)
 
     def validate(self) -> TrainConfig:
         """Refuse values no run can use (each named by its command-line option); returns self."""
@@ -373,7 +377,7 @@ def fit(
     """Train one run. With `resume`, continue from `last.pt` and end exactly where an uninterrupted run
     with the same seed ends (noise and order are seeded per epoch, RNG states are checkpointed)."""
     config.validate()
-    noise_profile(config.noise, config.noise_options)  # an unknown profile or option fails here
+    noise = config.noise_profile()
     exp = config.exp
     rank, world_size, local_rank = _distributed()
     distributed = world_size > 1
@@ -462,12 +466,9 @@ def fit(
         device=dev,
         rank=rank,
         world_size=world_size,
-        noise=config.noise,
-        noise_options=config.noise_options,
+        noise=noise,
     )
-    val_inputs = eval_inputs(
-        ds, exp, "val", limit=config.limit, noise=config.noise, noise_options=config.noise_options
-    )
+    val_inputs = eval_inputs(ds, exp, "val", limit=config.limit, noise=noise)
     if windows.n == 0 or len(val_inputs) == 0:
         raise InputError(data_dir, f"no training or validation windows at step {exp.step}; prepare more data")
     if len(windows) == 0:  # under DDP: fewer batches than processes (a distributed drop-last)
