@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,8 +34,9 @@ from posedenoise.noise import (
 from posedenoise.pipeline import TrainWindows, eval_inputs, iterate_batches
 from posedenoise.prepare import prepare_dataset
 from posedenoise.report import collect_results, render_tables
+from posedenoise.runs import Run
 from posedenoise.sources.synthetic import SyntheticConfig, generate_synthetic
-from posedenoise.train import TrainConfig, fit, run_dir_for
+from posedenoise.train import TrainConfig, fit
 
 ARMS, LEGS = list(SWAP_GROUPS["arms"]), list(SWAP_GROUPS["legs"])
 EARS = [JOINT_INDEX["left_ear"], JOINT_INDEX["right_ear"]]
@@ -292,7 +292,10 @@ def trained(tmp_path_factory, data_dir):
 def test_realistic_runs_have_their_own_folder_and_remember_the_profile(trained):
     runs, result = trained
     assert result.run_dir == runs / "conv3d" / "1.2-realistic"
-    assert run_dir_for(runs, "conv3d", 1, 2, "realistic") == result.run_dir
+    assert (
+        Run.trained(runs, "conv3d", Experiment(1, 2), make_noise("realistic", TRAIN_NOISE)).dir
+        == result.run_dir
+    )
     saved = read_checkpoint(result.run_dir / "best.pt")["meta"]["train_config"]
     assert saved["noise"] == "realistic" and saved["noise_options"] == TRAIN_NOISE
     config = json.loads((result.run_dir / "config.json").read_text())
@@ -339,7 +342,19 @@ def test_report_adds_table_5_only_for_realistic_runs(trained, data_dir, tmp_path
     assert "Table 5" not in render_tables(empty, "markdown")
 
 
-def test_chapter_noise_is_still_the_default():
-    assert TrainConfig(model="conv3d").noise == "chapter"
-    assert replace(TrainConfig(model="conv3d"), noise="realistic").noise == "realistic"
-    assert run_dir_for("runs", "conv3d", 1, 2).name == "1.2"
+def test_runs_train_with_the_chapters_noise_unless_told_and_profiles_never_share_a_folder(tmp_path):
+    exp = Experiment(1, 2)
+    default = TrainConfig(model="conv3d", shift=1, experiment=2).noise_profile()
+    assert default == CHAPTER
+    realistic = TrainConfig(
+        model="conv3d", noise="realistic", noise_options={"swap_rate": 0.3}
+    ).noise_profile()
+    assert realistic.rates.swap_rate == 0.3
+    assert Run.trained(tmp_path, "conv3d", exp, default).dir == tmp_path / "conv3d" / "1.2"
+    assert Run.trained(tmp_path, "conv3d", exp, realistic).dir == tmp_path / "conv3d" / "1.2-realistic"
+    baselines = tmp_path / "baselines" / "identity"
+    assert (
+        Run.baseline(tmp_path, "identity", exp, default).evaluation("val")
+        == baselines / "1.2" / "eval-val.json"
+    )
+    assert Run.baseline(tmp_path, "identity", exp, realistic).dir == baselines / "1.2-realistic"

@@ -14,6 +14,7 @@ import torch
 
 from posedenoise import fileio
 from posedenoise.errors import InputError
+from posedenoise.runs import Run
 
 CHECKPOINT_FORMAT = "posedenoise-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -45,7 +46,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
     path = resolve_checkpoint(path)
     if path.is_dir():
-        path = path / "best.pt"
+        path = Run(path).best
     if not path.exists():
         names = ", ".join(list_shipped()) or "none"
         raise InputError(path, f"checkpoint not found (nor a shipped model; shipped: {names})")

@@ -461,22 +461,22 @@ def _resume_hint(config, all_runs: bool, data: Path, runs: Path) -> str:
     """What to run to continue training stopped by Ctrl-C (each finished epoch is in last.pt)."""
     import shlex
 
-    from posedenoise.train import run_dir_for
+    from posedenoise.runs import Run
 
     if all_runs:
         return (
             "interrupted; run the same command again to continue: finished runs are skipped and the "
             "interrupted one resumes from its last finished epoch"
         )
-    run_dir = run_dir_for(runs, config.model, config.shift, config.experiment, config.noise)
-    if not (run_dir / "last.pt").is_file():
-        return f"interrupted before the first epoch of {run_dir} ended; nothing was saved"
+    run = Run.trained(runs, config.model, config.exp, config.noise_profile())
+    if not run.last.is_file():
+        return f"interrupted before the first epoch of {run.dir} ended; nothing was saved"
     command = ["posedenoise", "train", "--model", config.model, "--shift", str(config.shift)]
     command += ["--experiment", str(config.experiment), "--data", str(data), "--runs", str(runs)]
     if config.noise != "chapter":
         command += ["--noise", config.noise]
     return (
-        f"interrupted; {run_dir / 'last.pt'} holds the last finished epoch: continue with "
+        f"interrupted; {run.last} holds the last finished epoch: continue with "
         f"`{shlex.join(command)} --resume`"
     )
 

@@ -48,6 +48,7 @@ from posedenoise.fileio import write_json
 from posedenoise.layout import GROUPS, JOINTS, NUM_JOINTS
 from posedenoise.metrics import DEFAULT_ALPHAS, PCKAccumulator, PCKResult
 from posedenoise.noise import CHAPTER, Experiment, NoiseProfile, RepairCounts, make_noise, repair_counts
+from posedenoise.runs import Run, evaluation_of
 
 RESULT_VERSION = 1  # bump when the content of an evaluation changes, so older caches count as stale
 BASELINES = ("identity", "oneeuro", "savgol", "gaussian")  # identity + the classic smoothers
@@ -129,28 +130,13 @@ def resolve_checkpoint(target: str | Path) -> Path:
 
     target = shipped.resolve_checkpoint(target)
     if target.is_dir():
-        best = target / "best.pt"
+        best = Run(target).best
         if not best.is_file():
             raise InputError(target, "no best.pt in this run directory (has the run finished an epoch?)")
         return best
     if not target.is_file():
         raise InputError(target, "no such run directory or checkpoint")
     return target
-
-
-def cache_path(checkpoint: str | Path, split: str = "test") -> Path:
-    """Where the evaluation of `checkpoint` on `split` is cached."""
-    checkpoint = Path(checkpoint)
-    if checkpoint.name == "best.pt":
-        return checkpoint.parent / f"eval-{split}.json"
-    return checkpoint.parent / f"{checkpoint.stem}.eval-{split}.json"
-
-
-def baseline_cache_path(
-    runs_dir: str | Path, name: str, shift: int, experiment: int, split: str = "test", suffix: str = ""
-) -> Path:
-    folder = f"{shift}.{experiment}{suffix}"
-    return Path(runs_dir) / "baselines" / name / folder / f"eval-{split}.json"
 
 
 def checkpoint_noise(meta: dict) -> NoiseProfile:
@@ -390,7 +376,7 @@ def cached_evaluation(
     checkpoint = resolve_checkpoint(target)
     ds = load_dataset(data_dir)
     seed = _resolve_seed(ds, seed)
-    path = cache_path(checkpoint, split)
+    path = evaluation_of(checkpoint, split)
     expected = {
         "split": split,
         "seed": seed,
@@ -441,7 +427,7 @@ def cached_baseline(
     _check_split(split)
     ds = load_dataset(data_dir)
     seed = _resolve_seed(ds, seed)
-    path = baseline_cache_path(runs_dir, name, shift, experiment, split, noise.run_suffix)
+    path = Run.baseline(runs_dir, name, Experiment(int(shift), int(experiment)), noise).evaluation(split)
     expected = {
         "model": name,
         "split": split,

@@ -32,18 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from posedenoise.errors import InputError, PoseDenoiseError
-from posedenoise.evaluate import (
-    SMOOTHERS,
-    baseline_cache_path,
-    cached_baseline,
-    cached_evaluation,
-    load_dataset,
-    read_evaluation,
-)
+from posedenoise.evaluate import SMOOTHERS, cached_baseline, cached_evaluation, load_dataset, read_evaluation
 from posedenoise.fileio import atomic_path
 from posedenoise.layout import GROUPS
 from posedenoise.models import display_name, study_models
-from posedenoise.noise import ALL_EXPERIMENTS, Experiment, make_noise
+from posedenoise.noise import ALL_EXPERIMENTS, CHAPTER, Experiment, make_noise
+from posedenoise.runs import Run
 
 # The chapter's rows, in table order: CLI name -> label (from the model registry).
 MODEL_LABELS: dict[str, str] = {name: display_name(name) for name in study_models()}
@@ -133,22 +127,22 @@ def collect_results(
             data.results[("identity", name)] = identity
 
         for model in MODEL_LABELS:
-            run_dir = runs_dir / model / name
-            if not (run_dir / "best.pt").is_file():
+            run = Run.trained(runs_dir, model, exp, CHAPTER)
+            if not run.best.is_file():
                 data.missing.append((model, name))
                 continue
             result = cached_evaluation(
-                run_dir, ds, split, device=device, batch_size=batch_size, limit=limit,
+                run.dir, ds, split, device=device, batch_size=batch_size, limit=limit,
                 progress=reporter(f"{model} {name}"), inputs=inputs, evaluate_if_stale=evaluate_missing,
             )  # fmt: skip
             if result is None:
                 data.not_evaluated.append((model, name))
                 continue
-            _check_run(run_dir, result, model, exp)
+            _check_run(run.dir, result, model, exp)
             data.results[(model, name)] = result
 
         for smoother in SMOOTHERS:
-            saved = read_evaluation(baseline_cache_path(runs_dir, smoother, exp.shift, exp.experiment, split))
+            saved = read_evaluation(Run.baseline(runs_dir, smoother, exp, CHAPTER).evaluation(split))
             if saved is None and not smoothers:
                 continue
             # a cached smoother is re-evaluated with the parameters it was saved with when the data changed
@@ -175,31 +169,32 @@ def _collect_realistic(
 ) -> None:  # fmt: skip
     """Evaluations of the runs trained with the realistic noise profile (`<k>.<y>-realistic/`) and of the
     identity function under that noise (with the first run's noise options) for their experiments."""
+    realistic = make_noise("realistic")
     for exp in ALL_EXPERIMENTS:
         name = exp.name
         options = None
         for model in MODEL_LABELS:
-            run_dir = runs_dir / model / f"{name}-realistic"
-            if not (run_dir / "best.pt").is_file():
+            run = Run.trained(runs_dir, model, exp, realistic)
+            if not run.best.is_file():
                 continue
-            what = f"{model} {name}-realistic"
+            what = f"{model} {run.dir.name}"
             result = cached_evaluation(
-                run_dir, ds, data.split, device=device, batch_size=batch_size, limit=limit,
+                run.dir, ds, data.split, device=device, batch_size=batch_size, limit=limit,
                 progress=None if progress is None else (lambda d, t, w=what: progress(w, d, t)),
                 evaluate_if_stale=evaluate_missing,
             )  # fmt: skip
             if result is None:
-                data.not_evaluated.append((model, f"{name}-realistic"))
+                data.not_evaluated.append((model, run.dir.name))
                 continue
-            _check_run(run_dir, result, model, exp)
-            if result.get("noise") != "realistic":
-                raise InputError(run_dir / "best.pt", "was not trained with the realistic noise profile")
+            _check_run(run.dir, result, model, exp)
+            if result.get("noise") != realistic.name:
+                raise InputError(run.best, "was not trained with the realistic noise profile")
             data.realistic[(model, name)] = result
             if options is None:
                 options = result.get("noise_options") or {}
         if options is None:
             continue
-        what = f"identity {name}-realistic"
+        what = f"identity {name}{realistic.run_suffix}"
         identity = cached_baseline(
             "identity", exp.shift, exp.experiment, runs_dir, ds, data.split, limit=limit,
             progress=None if progress is None else (lambda d, t, w=what: progress(w, d, t)),
@@ -687,7 +682,8 @@ def _identity_val_pck(
     if data_dir is not None:
         result = cached_baseline("identity", shift, experiment, runs_dir, data_dir, "val", limit=limit)
     else:
-        result = read_evaluation(baseline_cache_path(runs_dir, "identity", shift, experiment, "val"))
+        identity = Run.baseline(runs_dir, "identity", Experiment(shift, experiment), CHAPTER)
+        result = read_evaluation(identity.evaluation("val"))
     value = None if result is None else result.get("pck", {}).get("0.2")
     return None if value is None else float(value)
 
@@ -695,7 +691,7 @@ def _identity_val_pck(
 def _run_limit(run_dir: Path) -> int | None:
     """The window limit the run validated on (from its config.json), so the identity line sees the same
     validation windows as the run's own val PCK."""
-    config = read_evaluation(run_dir / "config.json") or {}
+    config = read_evaluation(Run(run_dir).config) or {}
     train_config = config.get("train_config")
     limit = train_config.get("limit") if isinstance(train_config, dict) else config.get("limit")
     return int(limit) if isinstance(limit, int) else None
@@ -746,10 +742,10 @@ def draw_figure(
             ax_pck.set_title(f"{label}, k = {shift}: val PCK@0.2 (%)", fontsize=9)
             plotted = False
             for y in (1, 2, 3):
-                run_dir = runs_dir / model / f"{shift}.{y}"
-                if not (run_dir / "history.csv").is_file():
+                run = Run.trained(runs_dir, model, Experiment(shift, y), CHAPTER)
+                if not run.history.is_file():
                     continue
-                h = read_history(run_dir / "history.csv")
+                h = read_history(run.history)
                 if h.empty:
                     continue
                 found += 1
@@ -763,7 +759,7 @@ def draw_figure(
                 pck = 100.0 * h["val_pck"].to_numpy(dtype=float)
                 ax_pck.plot(epoch, pck, color=c, lw=1.2)
                 ax_pck.plot(epoch[red], pck[red], "o", color=c, ms=4)
-                key = (shift, y, _run_limit(run_dir))
+                key = (shift, y, _run_limit(run.dir))
                 if key not in identity_cache:
                     identity_cache[key] = _identity_val_pck(runs_dir, data_dir, shift, y, key[2])
                 if identity_cache[key] is not None:

@@ -35,9 +35,9 @@ from posedenoise.heatmaps import argmax
 from posedenoise.models import create_model, study_models
 from posedenoise.noise import ALL_EXPERIMENTS, Experiment, NoiseProfile, make_noise
 from posedenoise.pipeline import Batch, EvalInputs, TrainWindows, eval_inputs, iterate_batches
+from posedenoise.runs import RUN_FILES, Run
 
 TRAINABLE_MODELS = study_models()  # the chapter's four, in the order of its tables
-RUN_FILES = ("config.json", "history.csv", "best.pt", "last.pt")  # what a run folder holds
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_pck", "lr", "lr_reduced", "seconds")
 
 Callback = Callable[[dict[str, Any]], None]
@@ -273,12 +273,6 @@ def evaluate(
 # ----------------------------------------------------------------------------- the run
 
 
-def run_dir_for(runs: str | Path, model: str, shift: int, experiment: int, noise: str = "chapter") -> Path:
-    """`runs/<model>/<k>.<y>/`; a run trained with the realistic noise profile: `<k>.<y>-realistic/`."""
-    suffix = "" if noise == "chapter" else f"-{noise}"
-    return Path(runs) / model / f"{shift}.{experiment}{suffix}"
-
-
 def tune_cpu_allocator() -> bool:
     """Let freed activation buffers be reused instead of returned to the OS (glibc only; process-wide).
 
@@ -344,7 +338,7 @@ def sync_history(run_dir: Path, history: list[dict]) -> bool:
     A kill between writing last.pt and history.csv leaves the file an epoch short; last.pt holds the
     whole history, so the file can always be rebuilt from it."""
     text = _history_csv(history)
-    path = run_dir / "history.csv"
+    path = Run(run_dir).history
     try:
         if path.read_text() == text:
             return False
@@ -396,8 +390,8 @@ def fit(
     emit = callback if (callback is not None and is_main) else None
 
     ds = PreparedDataset.load(data_dir)
-    run_dir = run_dir_for(runs_dir, config.model, exp.shift, exp.experiment, config.noise)
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    run = Run.trained(runs_dir, config.model, exp, noise)
+    run_dir, last_path, best_path = run.dir, run.last, run.best
 
     state = None
     if last_path.exists():
@@ -494,7 +488,7 @@ def fit(
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         fileio.write_json(
-            run_dir / "config.json",
+            run.config,
             {
                 **meta,
                 "train_windows": windows.n,
@@ -582,7 +576,7 @@ def fit(
             if dev.type == "cuda":
                 extra["rng_cuda"] = rng["cuda"]
             save_checkpoint(last_path, model, {**meta, "epoch": epoch, "val_pck": val_pck}, **extra)
-            fileio.write_text(run_dir / "history.csv", _history_csv(history))
+            fileio.write_text(run.history, _history_csv(history))
         if emit:
             emit({"event": "epoch_end", **row, "best_epoch": best_epoch})
     if distributed:
@@ -603,7 +597,7 @@ def grid_configs(
 
 def run_status(runs_dir: str | Path, config: TrainConfig) -> str:
     """'finished', 'unfinished' or 'missing' for the run `config` names."""
-    last = run_dir_for(runs_dir, config.model, config.shift, config.experiment, config.noise) / "last.pt"
+    last = Run.trained(runs_dir, config.model, config.exp, config.noise_profile()).last
     if not last.exists():
         return "missing"
     try:
@@ -638,9 +632,9 @@ def fit_grid(
                 }
             )
         if status == "finished":
-            run_dir = run_dir_for(runs_dir, config.model, config.shift, config.experiment, config.noise)
+            run = Run.trained(runs_dir, config.model, config.exp, config.noise_profile())
             if _distributed()[0] == 0:  # rank 0 writes the run
-                sync_history(run_dir, read_checkpoint(run_dir / "last.pt")["history"])
+                sync_history(run.dir, read_checkpoint(run.last)["history"])
             continue
         results.append(
             fit(config, data_dir, runs_dir, device, resume=status == "unfinished", callback=callback)
