@@ -5,7 +5,7 @@ now, alternated in one process on the same input with the same weights.
     python benchmarks/ab_convlstm.py [--model convlstm-s] [--precision fp32] [--repeats 3]
                                      [--threads 2] [--tune-allocator] [--before 943c708]
 
-`--tune-allocator` applies `train.tune_cpu_allocator()` and flushes subnormal floats first (both
+`--tune-allocator` applies `runtime.tune_cpu_allocator()` and flushes subnormal floats first (both
 process-wide, as `fit` does on the CPU); run once with and once without it to see the difference.
 Prints one JSON line.
 """
@@ -27,7 +27,7 @@ import torch
 
 from posedenoise.heatmaps import render
 from posedenoise.models import convlstm as current
-from posedenoise.train import tune_cpu_allocator
+from posedenoise.runtime import tune_cpu_allocator
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = {"convlstm-s": "BiConvLSTMSum", "convlstm-c": "BiConvLSTMConcat"}

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from posedenoise import train as train_module
+from posedenoise import runtime
 from posedenoise.dataset import PreparedDataset
 from posedenoise.models import create_model
 from posedenoise.noise import Experiment
@@ -51,15 +51,15 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-tune", action="store_true", help="without train.tune_cpu_allocator")
+    parser.add_argument("--no-tune", action="store_true", help="without runtime.tune_cpu_allocator")
     parser.add_argument("--eval-batch", type=int, default=EVAL_BATCH)
     parser.add_argument("--micro-batch", type=int, default=0, help="0: auto, as train.fit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # the process-wide setting fit() makes for CPU training (unless asked to measure without it)
     tuned = False
-    if not args.no_tune and hasattr(train_module, "tune_cpu_allocator"):
-        tuned = train_module.tune_cpu_allocator()
+    if not args.no_tune:
+        tuned = runtime.tune_cpu_allocator()
     torch.set_flush_denormal(True)  # as fit() on the CPU
 
     t0 = time.perf_counter()

@@ -52,8 +52,9 @@ from posedenoise.models import create_model
 from posedenoise.noise import SIGMA_OUT, Experiment, apply_noise, train_noise
 from posedenoise.pipeline import HeatmapRenderer, TrainWindows
 from posedenoise.prepare import plan_sources, prepare_dataset
+from posedenoise.runtime import tune_cpu_allocator
 from posedenoise.sources.synthetic import generate_synthetic
-from posedenoise.train import _autocast, micro_batch_for, train_step, tune_cpu_allocator
+from posedenoise.train import _autocast, micro_batch_for, train_step
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("conv3d", "deciwatch", "convlstm-s", "convlstm-c")

@@ -462,7 +462,7 @@ def test_training_with_fewer_batches_than_processes_is_refused(tiny_tracks, tmp_
     data = tmp_path / "data"
     prepare_dataset(tiny_tracks, data, seed=0)
     # what each of 4 torchrun processes sees; the check comes before any process group is needed
-    monkeypatch.setattr("posedenoise.train._distributed", lambda: (0, 4, 0))
+    monkeypatch.setattr("posedenoise.runtime.distributed_env", lambda: (0, 4, 0))
     monkeypatch.setattr("torch.distributed.is_initialized", lambda: True)
     config = TrainConfig("conv3d", limit=8, max_epochs=1, batch_size=16)
     with pytest.raises(PoseDenoiseError, match="fewer than the 4 processes: every process would get 0"):

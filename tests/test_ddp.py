@@ -1,6 +1,6 @@
 """Multi-process training (SPEC section 8): two gloo processes on CPU started by torchrun train one run with
 DDP. Rank 0 writes the run; the epoch's batches are split between the ranks; the ranks stay in sync; a
-killed DDP run resumes to where an uninterrupted one ends."""
+DDP run stopped after an epoch and resumed ends where an uninterrupted one ends (each rank's RNG state)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_the_ranks_stay_in_sync(ddp_run):
     assert not torch.equal(ranks[0]["seen"]["conv3d"][0][1], ranks[1]["seen"]["conv3d"][0][1])
 
 
-def test_a_killed_ddp_run_resumes_exactly(ddp_run):
+def test_a_stopped_ddp_run_resumes_exactly(ddp_run):
     runs, _ = ddp_run
     dir_a, dir_b = runs / "a" / "deciwatch" / "1.1", runs / "b" / "deciwatch" / "1.1"
     a, b = read_checkpoint(dir_a / "last.pt"), read_checkpoint(dir_b / "last.pt")

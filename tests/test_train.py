@@ -55,6 +55,25 @@ def without_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
+class Killed(Exception):
+    """The process killed between two epochs (as Ctrl-C or a kill -9 after a checkpoint)."""
+
+
+def killed_after(epochs: int):
+    """A progress callback that kills the run once epoch `epochs` is saved."""
+
+    def callback(event: dict) -> None:
+        if event["event"] == "epoch_end" and event["epoch"] >= epochs:
+            raise Killed
+
+    return callback
+
+
+def fit_killed_after(epochs: int, config, data_dir, runs_dir) -> None:
+    with pytest.raises(Killed):
+        fit(config, data_dir, runs_dir, device="cpu", callback=killed_after(epochs))
+
+
 # ----------------------------------------------------------------------------- masked loss
 
 
@@ -349,7 +368,7 @@ def test_tiny_training_end_to_end(prepared_dir, tmp_path):
 
     # progress goes through the callback
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "start" and kinds.count("epoch_end") == 2
+    assert kinds == ["start", "batch", "batch", "epoch_end", "batch", "batch", "epoch_end"]
     assert events[0]["batches"] == 2 and events[0]["train_windows"] == 32
     assert [e["batch"] for e in events if e["event"] == "batch"] == [1, 2, 1, 2]
     assert all(isinstance(e["loss"], float) for e in events if e["event"] == "batch")
@@ -414,10 +433,10 @@ def test_fit_follows_the_schedule_and_keeps_the_best_pck_epoch(prepared_dir, tmp
     # interrupted run's epoch-3 model
     scripted = ScriptedValidation(VAL_LOSSES, VAL_PCKS)
     monkeypatch.setattr(train, "evaluate", scripted)
-    part = fit(config, prepared_dir, tmp_path / "b", device="cpu", _stop_after_epochs=3)
-    assert part.stopped == "interrupted" and part.epochs == 3
-    at_epoch_3 = read_checkpoint(tmp_path / "b" / "deciwatch" / "2.3" / "last.pt")["state_dict"]
-    assert state_dicts_equal(at_epoch_3, best["state_dict"])
+    fit_killed_after(3, config, prepared_dir, tmp_path / "b")
+    at_epoch_3 = read_checkpoint(tmp_path / "b" / "deciwatch" / "2.3" / "last.pt")
+    assert at_epoch_3["epoch"] == 3 and not at_epoch_3["finished"]
+    assert state_dicts_equal(at_epoch_3["state_dict"], best["state_dict"])
     rest = fit(config, prepared_dir, tmp_path / "b", device="cpu", resume=True)
     assert rest.resumed_from == 3 and rest.epochs == 10 and rest.stopped == full.stopped
     assert without_seconds(rest.history) == without_seconds(full.history)
@@ -452,8 +471,7 @@ def test_resume_ends_where_an_uninterrupted_run_ends(prepared_dir, tmp_path):
 
     # killed after epoch 1 of a 2-epoch run, resumed, finished
     two = replace(config, max_epochs=2)
-    part = fit(two, prepared_dir, tmp_path / "b", device="cpu", _stop_after_epochs=1)
-    assert part.epochs == 1 and part.stopped == "interrupted"
+    fit_killed_after(1, two, prepared_dir, tmp_path / "b")
     torch.manual_seed(1234)  # whatever happens in between (a new process) must not matter
     torch.rand(1000)
     rest = fit(two, prepared_dir, tmp_path / "b", device="cpu", resume=True)
@@ -476,7 +494,7 @@ def test_resume_ends_where_an_uninterrupted_run_ends(prepared_dir, tmp_path):
 def test_resume_of_a_heatmap_model(prepared_dir, tmp_path):
     config = small_config("conv3d", model_options={"kernel_size": 1}, limit=16, max_epochs=2)
     fit(config, prepared_dir, tmp_path / "a", device="cpu")
-    fit(config, prepared_dir, tmp_path / "b", device="cpu", _stop_after_epochs=1)
+    fit_killed_after(1, config, prepared_dir, tmp_path / "b")
     fit(config, prepared_dir, tmp_path / "b", device="cpu", resume=True)
     assert_same_run(tmp_path / "a" / "conv3d" / "1.1", tmp_path / "b" / "conv3d" / "1.1")
 
@@ -485,7 +503,7 @@ def test_killed_run_needs_resume_and_bad_last_pt_is_an_input_error(prepared_dir,
     runs = tmp_path / "runs"
     config = small_config(max_epochs=3)
     assert run_status(runs, config) == "missing"
-    fit(config, prepared_dir, runs, device="cpu", _stop_after_epochs=1)
+    fit_killed_after(1, config, prepared_dir, runs)
     assert run_status(runs, config) == "unfinished"
     run_dir = runs / "deciwatch" / "1.1"
     last = run_dir / "last.pt"

@@ -172,14 +172,9 @@ def _root(
 def _compute_setup() -> None:
     """Process-wide settings for the commands that run models (imported here, not at start-up, so that
     `--help` and bad options answer without loading PyTorch)."""
-    import torch
+    from posedenoise.runtime import tune_cpu
 
-    from posedenoise.train import tune_cpu_allocator
-
-    # subnormal floats are computed in microcode on x86 CPUs: an untrained DeciWatch hits them and its
-    # first epoch ran 60x slower; flushing them to zero changes no result that PCK can see
-    torch.set_flush_denormal(True)
-    tune_cpu_allocator()  # reuse freed activation buffers instead of page-faulting them in again
+    tune_cpu()
 
 
 class SplitBy(str, Enum):
@@ -546,7 +541,7 @@ def evaluate(
     from posedenoise import fileio
     from posedenoise.evaluate import BASELINES, cached_baseline, cached_evaluation
     from posedenoise.noise import make_noise
-    from posedenoise.train import resolve_device
+    from posedenoise.runtime import resolve_device
 
     baseline = target in BASELINES and not Path(target).exists()
     if not baseline:
@@ -664,7 +659,7 @@ def report(
         missing_note,
         render_tables,
     )
-    from posedenoise.train import resolve_device
+    from posedenoise.runtime import resolve_device
 
     if not runs.is_dir():
         problem = "is not a folder" if runs.exists() else "no such folder of training runs"
@@ -941,7 +936,7 @@ def denoise(
 
 
 def _model_device(device: str) -> str:
-    from posedenoise.train import resolve_device  # imports torch: only for a model
+    from posedenoise.runtime import resolve_device  # imports torch: only for a model
 
     return str(resolve_device(device))
 

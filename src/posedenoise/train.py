@@ -1,22 +1,19 @@
 """Training (chapter 1.2.3), torchvision-reference style.
 
-`fit(config)` runs one of the 24 runs into `runs/<model>/<k>.<y>/` (`<k>.<y>-realistic/` when trained with
-the realistic detector-noise profile, `config.noise`): `config.json`, `history.csv`,
-`best.pt` (highest validation PCK@0.2) and `last.pt` (everything needed to resume). The schedule is
-two pure functions (`plateau_step`, `should_stop`); progress goes through a callback so the CLI decides
-how to show it. Under `torchrun` the same code trains with DDP and rank 0 writes the run.
+`fit(config)` runs one of the 24 runs into its folder (`runs.Run`: `runs/<model>/<k>.<y>/`, with the noise
+profile's suffix): `config.json`, `history.csv`, `best.pt` (highest validation PCK@0.2) and `last.pt`
+(everything needed to resume). It reads setup -> resume -> `for epoch: train_one_epoch; evaluate; save`;
+the device and process setup is `runtime.setup`. The schedule is two pure functions (`plateau_step`,
+`should_stop`); progress goes through a callback so the CLI decides how to show it. Under `torchrun` the
+same code trains with DDP and rank 0 writes the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import ctypes
 import io
 import math
-import os
-import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -26,7 +23,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from posedenoise import checks, fileio
+from posedenoise import checks, fileio, runtime
 from posedenoise.checkpoint import load_weights_into, read_checkpoint, save_checkpoint
 from posedenoise.constants import GRID
 from posedenoise.dataset import PreparedDataset
@@ -273,57 +270,6 @@ def evaluate(
 # ----------------------------------------------------------------------------- the run
 
 
-def tune_cpu_allocator() -> bool:
-    """Let freed activation buffers be reused instead of returned to the OS (glibc only; process-wide).
-
-    A training step frees and reallocates buffers of up to ~130 MB (a bi-ConvLSTM activation at batch
-    16). glibc serves blocks that large with mmap and unmaps them on free, so every step page-faults and
-    zero-fills gigabytes anew: a sixth of a bi-ConvLSTM step's time on 2 CPU cores (docs/performance.md).
-    Served from the heap, which is never trimmed, the next step reuses the same pages; the price is a
-    peak resident memory up to ~15% higher (the heap's fragmentation). Returns whether it was set.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4  # glibc's malloc.h
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
-
-
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
-
-
-def resolve_device(device: str) -> torch.device:
-    """auto (a GPU if there is one), cpu, cuda, cuda:N or mps -> a device this machine has."""
-    if not DEVICE_PATTERN.fullmatch(str(device)):
-        raise PoseDenoiseError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise PoseDenoiseError(f"--device {device}: CUDA is not available on this machine")
-        index = torch.device(device).index
-        if index is not None and index >= torch.cuda.device_count():
-            raise PoseDenoiseError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to "
-                f"cuda:{torch.cuda.device_count() - 1}"
-            )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise PoseDenoiseError("--device mps: MPS is not available on this machine")
-    return torch.device(device)
-
-
-def _distributed() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment."""
-    return (
-        int(os.environ.get("RANK", 0)),
-        int(os.environ.get("WORLD_SIZE", 1)),
-        int(os.environ.get("LOCAL_RANK", 0)),
-    )
-
-
 def _history_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
@@ -359,6 +305,141 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class TrainingState:
+    """Where a run stands after `epoch` epochs: the schedule, the history and the best epoch so far."""
+
+    plateau: PlateauState
+    epoch: int = 0
+    best_epoch: int = 0
+    best_val_pck: float = -1.0
+    history: list[dict] = field(default_factory=list)
+    finished: bool = False  # the schedule says stop
+
+    @classmethod
+    def from_checkpoint(cls, state: dict) -> TrainingState:
+        return cls(
+            PlateauState(**state["plateau"]), state["epoch"], state["best_epoch"], state["best_val_pck"],
+            state["history"], bool(state.get("finished")),
+        )  # fmt: skip
+
+    def end_epoch(self, row: dict, config: TrainConfig) -> bool:
+        """Record an epoch's history `row` (without its lr columns, filled in here); returns whether it
+        is the best epoch so far (highest validation PCK@0.2)."""
+        lr_used = self.plateau.lr
+        self.plateau, reduced = plateau_step(
+            self.plateau, row["val_loss"], config.lr_patience, config.lr_factor
+        )
+        row = {key: row.get(key) for key in HISTORY_COLUMNS} | {"lr": lr_used, "lr_reduced": int(reduced)}
+        self.history.append(row)
+        self.epoch = row["epoch"]
+        improved = row["val_pck"] > self.best_val_pck
+        if improved:
+            self.best_epoch, self.best_val_pck = self.epoch, row["val_pck"]
+        self.finished = should_stop(self.plateau, self.epoch, config.stop_patience, config.max_epochs)
+        return improved
+
+    def checkpoint_entries(self) -> dict[str, Any]:
+        """What last.pt holds of the schedule (besides weights, optimizer and RNG states)."""
+        return {
+            "plateau": asdict(self.plateau),
+            "history": self.history,
+            "epoch": self.epoch,
+            "best_epoch": self.best_epoch,
+            "best_val_pck": self.best_val_pck,
+            "finished": self.finished,
+        }
+
+    def result(self, run: Run, stopped: str, resumed_from: int) -> FitResult:
+        return FitResult(
+            run.dir, self.epoch, self.best_epoch, self.best_val_pck, stopped, resumed_from, self.history
+        )
+
+
+RESUMABLE = ("optimizer", "plateau", "history", "epoch", "best_epoch", "best_val_pck", "rng_cpu")
+
+
+def _resumed(run: Run, config: TrainConfig, ds: PreparedDataset, data_dir, resume: bool, is_main: bool):
+    """The saved config (its epoch cap raised to `config`'s) and last.pt of the run to continue; refused
+    without `resume`, from a last.pt that cannot resume, or on other data than it was trained on."""
+    if not resume:
+        raise PoseDenoiseError(f"{run.dir}: a run already exists; pass --resume to continue it or remove it")
+    state = read_checkpoint(run.last)
+    try:
+        saved = state["meta"]["train_config"]
+        saved = TrainConfig(**{**saved, "betas": tuple(saved["betas"])})
+    except (KeyError, TypeError):
+        saved = None
+    if saved is None or any(key not in state for key in RESUMABLE):
+        raise InputError(run.last, "not a resumable last.pt (no training state); remove the run folder")
+    # the resumed run keeps its own config; only the epoch cap may be raised
+    config = replace(saved, max_epochs=max(saved.max_epochs, config.max_epochs))
+    if is_main:
+        # a kill -9 while a checkpoint was written leaves its temporary file behind
+        fileio.remove_stale_temp_files(run.dir, RUN_FILES)
+        sync_history(run.dir, state["history"])
+    done = state.get("finished") and config.max_epochs <= state["epoch"]
+    if not done and state["meta"].get("data_fingerprint") != ds.fingerprint():
+        raise InputError(data_dir, f"differs from the data {run.dir} was trained on; cannot resume")
+    return config, state
+
+
+def _restore(state: dict, model: torch.nn.Module, optimizer, rt: runtime.Runtime) -> TrainingState:
+    """Weights, optimizer, schedule and this rank's global RNG (dropout) from last.pt."""
+    model.load_state_dict(state["state_dict"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng = {"cpu": state["rng_cpu"], **({"cuda": state["rng_cuda"]} if "rng_cuda" in state else {})}
+    if len(state.get("rng_ranks", [])) == rt.world_size:
+        rng = state["rng_ranks"][rt.rank]  # each rank's own dropout stream (same world size only)
+    rt.set_rng_state(rng)
+    return TrainingState.from_checkpoint(state)
+
+
+def _check_batches(windows: TrainWindows, val_inputs: EvalInputs, data_dir, batch_size: int) -> None:
+    if windows.n == 0 or len(val_inputs) == 0:
+        step = windows.experiment.step
+        raise InputError(data_dir, f"no training or validation windows at step {step}; prepare more data")
+    if len(windows) == 0:  # under DDP: fewer batches than processes (a distributed drop-last)
+        raise InputError(
+            data_dir,
+            f"{windows.n} training windows make {-(-windows.n // batch_size)} batches of "
+            f"{batch_size}, fewer than the {windows.world_size} processes: every process would get 0 "
+            "batches; use fewer processes, a smaller --batch-size or more data",
+        )
+
+
+def _run_meta(config: TrainConfig, ds: PreparedDataset) -> dict[str, Any]:
+    """What every checkpoint of the run records besides its epoch."""
+    return {
+        "model": config.model,
+        "model_options": config.model_options,
+        "shift": config.shift,
+        "experiment": config.experiment,
+        "seed": config.seed,
+        "data_fingerprint": ds.fingerprint(),
+        # joints present somewhere in the training data: `denoise` leaves every other joint as it was
+        "trained_joints": [int(j) for j in ds.present.any(axis=0).nonzero()[0]],
+        "train_config": asdict(config),
+    }
+
+
+def _save(run: Run, model, optimizer, progress: TrainingState, meta: dict, improved: bool, rt) -> None:
+    """best.pt (when `improved`), last.pt and history.csv after an epoch; rank 0 writes, every rank
+    gives its RNG state (ranks draw differently: different batch sizes)."""
+    rng, rng_ranks = rt.rng_state(), rt.rng_states()
+    if not rt.is_main:
+        return
+    epoch_meta = {**meta, "epoch": progress.epoch, "val_pck": progress.history[-1]["val_pck"]}
+    if improved:
+        save_checkpoint(run.best, model, epoch_meta)
+    entries = progress.checkpoint_entries()
+    extra = {"optimizer": optimizer.state_dict(), **entries, "rng_cpu": rng["cpu"], "rng_ranks": rng_ranks}
+    if "cuda" in rng:
+        extra["rng_cuda"] = rng["cuda"]
+    save_checkpoint(run.last, model, epoch_meta, **extra)
+    fileio.write_text(run.history, _history_csv(progress.history))
+
+
 def fit(
     config: TrainConfig,
     data_dir: str | Path = "data/prepared",
@@ -366,224 +447,70 @@ def fit(
     device: str = "auto",
     resume: bool = False,
     callback: Callback | None = None,
-    _stop_after_epochs: int | None = None,
 ) -> FitResult:
     """Train one run. With `resume`, continue from `last.pt` and end exactly where an uninterrupted run
-    with the same seed ends (noise and order are seeded per epoch, RNG states are checkpointed)."""
+    with the same seed ends (noise and order are seeded per epoch, RNG states are checkpointed).
+    `callback` gets the events "start", "batch" and "epoch_end" (rank 0 only)."""
     config.validate()
     noise = config.noise_profile()
-    exp = config.exp
-    rank, world_size, local_rank = _distributed()
-    distributed = world_size > 1
-    dev = resolve_device(device)
-    if distributed:
-        if dev.type == "cuda":
-            dev = torch.device("cuda", local_rank)
-            torch.cuda.set_device(dev)
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    if dev.type == "cpu":
-        tune_cpu_allocator()
-        # subnormal floats run in microcode on x86: an untrained DeciWatch hit them, first epoch 60x slower
-        torch.set_flush_denormal(True)
-    is_main = rank == 0
-    emit = callback if (callback is not None and is_main) else None
-
+    rt = runtime.setup(device)
+    emit = callback if callback is not None and rt.is_main else _ignore
     ds = PreparedDataset.load(data_dir)
-    run = Run.trained(runs_dir, config.model, exp, noise)
-    run_dir, last_path, best_path = run.dir, run.last, run.best
-
-    state = None
-    if last_path.exists():
-        if not resume:
-            raise PoseDenoiseError(
-                f"{run_dir}: a run already exists; pass --resume to continue it or remove it"
-            )
-        state = read_checkpoint(last_path)
-        resumable = ("optimizer", "plateau", "history", "epoch", "best_epoch", "best_val_pck", "rng_cpu")
-        try:
-            saved = TrainConfig(
-                **{**state["meta"]["train_config"], "betas": tuple(state["meta"]["train_config"]["betas"])}
-            )
-        except (KeyError, TypeError):
-            saved = None
-        if saved is None or any(key not in state for key in resumable):
-            raise InputError(last_path, "not a resumable last.pt (no training state); remove the run folder")
-        # the resumed run keeps its own config; only the epoch cap may be raised
-        config = replace(saved, max_epochs=max(saved.max_epochs, config.max_epochs))
-        if is_main:
-            # a kill -9 while a checkpoint was written leaves its temporary file behind
-            fileio.remove_stale_temp_files(run_dir, RUN_FILES)
-            sync_history(run_dir, state["history"])
-        if state.get("finished") and config.max_epochs <= state["epoch"]:
-            return FitResult(
-                run_dir,
-                state["epoch"],
-                state["best_epoch"],
-                state["best_val_pck"],
-                "already finished",
-                resumed_from=state["epoch"],
-                history=state["history"],
-            )
-        if state["meta"].get("data_fingerprint") != ds.fingerprint():
-            raise InputError(data_dir, f"differs from the data {run_dir} was trained on; cannot resume")
+    run = Run.trained(runs_dir, config.model, config.exp, noise)
+    saved = None
+    if run.last.exists():
+        config, saved = _resumed(run, config, ds, data_dir, resume, rt.is_main)
+        if saved.get("finished") and config.max_epochs <= saved["epoch"]:
+            return TrainingState.from_checkpoint(saved).result(run, "already finished", saved["epoch"])
 
     torch.manual_seed(config.seed)
-    model = create_model(config.model, **config.model_options).to(dev)
-    if config.init_from and state is None:
-        load_weights_into(model, config.init_from, config.model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
-    micro_batch = micro_batch_for(model, config.batch_size, dev, config.micro_batch_size)
-    plateau = PlateauState(lr=config.lr)
-    history: list[dict] = []
-    best_epoch, best_val_pck, start_epoch = 0, -1.0, 0
-    if state is not None:
-        model.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        plateau = PlateauState(**state["plateau"])
-        history, best_epoch, best_val_pck = state["history"], state["best_epoch"], state["best_val_pck"]
-        start_epoch = state["epoch"]
-        rng = {"cpu": state["rng_cpu"], **({"cuda": state["rng_cuda"]} if "rng_cuda" in state else {})}
-        if len(state.get("rng_ranks", [])) == world_size:
-            rng = state["rng_ranks"][rank]  # each rank's own dropout stream (same world size only)
-        torch.set_rng_state(rng["cpu"])
-        if dev.type == "cuda" and "cuda" in rng:
-            torch.cuda.set_rng_state(rng["cuda"], dev)
+    model_without_ddp = create_model(config.model, **config.model_options).to(rt.device)
+    if config.init_from and saved is None:
+        load_weights_into(model_without_ddp, config.init_from, config.model)
+    optimizer = torch.optim.Adam(model_without_ddp.parameters(), lr=config.lr, betas=config.betas)
+    micro_batch = micro_batch_for(model_without_ddp, config.batch_size, rt.device, config.micro_batch_size)
+    progress = TrainingState(PlateauState(lr=config.lr))
+    if saved is not None:
+        progress = _restore(saved, model_without_ddp, optimizer, rt)
+    start_epoch = progress.epoch
 
-    windows = TrainWindows(
-        ds,
-        exp,
-        seed=config.seed,
-        batch_size=config.batch_size,
-        limit=config.limit,
-        fixed_noise=config.fixed_noise,
-        device=dev,
-        rank=rank,
-        world_size=world_size,
-        noise=noise,
-    )
-    val_inputs = eval_inputs(ds, exp, "val", limit=config.limit, noise=noise)
-    if windows.n == 0 or len(val_inputs) == 0:
-        raise InputError(data_dir, f"no training or validation windows at step {exp.step}; prepare more data")
-    if len(windows) == 0:  # under DDP: fewer batches than processes (a distributed drop-last)
-        raise InputError(
-            data_dir,
-            f"{windows.n} training windows make {-(-windows.n // config.batch_size)} batches of "
-            f"{config.batch_size}, fewer than the {world_size} processes: every process would get 0 "
-            "batches; use fewer processes, a smaller --batch-size or more data",
-        )
-    train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    shard = {"device": rt.device, "rank": rt.rank, "world_size": rt.world_size}
+    windows = TrainWindows(ds, config.exp, seed=config.seed, batch_size=config.batch_size, limit=config.limit,
+                           fixed_noise=config.fixed_noise, noise=noise, **shard)  # fmt: skip
+    val_inputs = eval_inputs(ds, config.exp, "val", limit=config.limit, noise=noise)
+    _check_batches(windows, val_inputs, data_dir, config.batch_size)
+    model = rt.parallel(model_without_ddp)
 
-    meta = {
-        "model": config.model,
-        "model_options": config.model_options,
-        "shift": exp.shift,
-        "experiment": exp.experiment,
-        "seed": config.seed,
-        "data_fingerprint": ds.fingerprint(),
-        # joints present somewhere in the training data: `denoise` leaves every other joint as it was
-        "trained_joints": [int(j) for j in ds.present.any(axis=0).nonzero()[0]],
-        "train_config": asdict(config),
-    }
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fileio.write_json(
-            run.config,
-            {
-                **meta,
-                "train_windows": windows.n,
-                "val_windows": len(val_inputs),
-                "micro_batch": micro_batch,
-                "device": str(dev),
-                "world_size": world_size,
-            },
-        )
-    if emit:
-        emit(
-            {
-                "event": "start",
-                "run_dir": str(run_dir),
-                "train_windows": windows.n,
-                "val_windows": len(val_inputs),
-                "batches": len(windows),
-                "batch_size": config.batch_size,
-                "micro_batch": micro_batch,
-                "device": str(dev),
-                "resumed_from": start_epoch,
-            }
-        )
+    meta = _run_meta(config, ds)
+    sizes = {"train_windows": windows.n, "val_windows": len(val_inputs), "micro_batch": micro_batch}
+    if rt.is_main:
+        run.dir.mkdir(parents=True, exist_ok=True)
+        fileio.write_json(run.config, {**meta, **sizes, **rt.describe()})
+    emit({"event": "start", "run_dir": str(run.dir), **sizes, "batches": len(windows),
+          "batch_size": config.batch_size, "resumed_from": start_epoch, **rt.describe()})  # fmt: skip
 
-    stopped = "max epochs"
-    epoch = start_epoch
-    while True:
-        if should_stop(plateau, epoch, config.stop_patience, config.max_epochs):
-            stopped = "max epochs" if epoch >= config.max_epochs else "no validation improvement"
-            break
-        if _stop_after_epochs is not None and epoch - start_epoch >= _stop_after_epochs:
-            stopped = "interrupted"
-            break
-        epoch += 1
+    while not should_stop(progress.plateau, progress.epoch, config.stop_patience, config.max_epochs):
+        epoch = progress.epoch + 1
         for group in optimizer.param_groups:
-            group["lr"] = plateau.lr
+            group["lr"] = progress.plateau.lr
         t0 = time.perf_counter()
-        if emit:
-            emit({"event": "epoch_start", "epoch": epoch, "batches": len(windows), "lr": plateau.lr})
         train_loss = train_one_epoch(
-            train_model, optimizer, windows, epoch, config.precision, emit, micro_batch, config.warmup_steps
+            model, optimizer, windows, epoch, config.precision, emit, micro_batch, config.warmup_steps
         )
-        val_loss, val_pck = evaluate(
-            model, val_inputs, dev, config.eval_batch_size, config.precision, rank=rank, world_size=world_size
-        )
-        lr_used = plateau.lr
-        plateau, reduced = plateau_step(plateau, val_loss, config.lr_patience, config.lr_factor)
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "val_pck": val_pck,
-            "lr": lr_used,
-            "lr_reduced": int(reduced),
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        history.append(row)
-        improved = val_pck > best_val_pck
-        if improved:
-            best_epoch, best_val_pck = epoch, val_pck
-        finished = should_stop(plateau, epoch, config.stop_patience, config.max_epochs)
-        # the global RNG (dropout) of every rank: ranks draw differently (different batch sizes), and a
-        # resumed run must give each its own state back
-        rng = {"cpu": torch.get_rng_state()}
-        if dev.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(dev)
-        rng_ranks = [rng]
-        if distributed:
-            rng_ranks = [None] * world_size
-            dist.all_gather_object(rng_ranks, rng)
-        if is_main:
-            if improved:
-                save_checkpoint(best_path, model, {**meta, "epoch": epoch, "val_pck": val_pck})
-            extra = {
-                "optimizer": optimizer.state_dict(),
-                "plateau": asdict(plateau),
-                "history": history,
-                "epoch": epoch,
-                "best_epoch": best_epoch,
-                "best_val_pck": best_val_pck,
-                "finished": finished,
-                "rng_cpu": rng["cpu"],
-                "rng_ranks": rng_ranks,
-            }
-            if dev.type == "cuda":
-                extra["rng_cuda"] = rng["cuda"]
-            save_checkpoint(last_path, model, {**meta, "epoch": epoch, "val_pck": val_pck}, **extra)
-            fileio.write_text(run.history, _history_csv(history))
-        if emit:
-            emit({"event": "epoch_end", **row, "best_epoch": best_epoch})
-    if distributed:
-        dist.barrier()
-    return FitResult(
-        run_dir, epoch, best_epoch, best_val_pck, stopped, resumed_from=start_epoch, history=history
-    )
+        val_loss, val_pck = evaluate(model_without_ddp, val_inputs, rt.device, config.eval_batch_size,
+                                     config.precision, rank=rt.rank, world_size=rt.world_size)  # fmt: skip
+        seconds = round(time.perf_counter() - t0, 3)
+        row = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, val_pck=val_pck, seconds=seconds)
+        improved = progress.end_epoch(row, config)
+        _save(run, model_without_ddp, optimizer, progress, meta, improved, rt)
+        emit({"event": "epoch_end", **progress.history[-1], "best_epoch": progress.best_epoch})
+    rt.barrier()
+    stopped = "max epochs" if progress.epoch >= config.max_epochs else "no validation improvement"
+    return progress.result(run, stopped, start_epoch)
+
+
+def _ignore(event: dict[str, Any]) -> None:
+    """The callback of a run nobody watches (and of every rank but 0)."""
 
 
 def grid_configs(
@@ -633,7 +560,7 @@ def fit_grid(
             )
         if status == "finished":
             run = Run.trained(runs_dir, config.model, config.exp, config.noise_profile())
-            if _distributed()[0] == 0:  # rank 0 writes the run
+            if runtime.distributed_env()[0] == 0:  # rank 0 writes the run
                 sync_history(run.dir, read_checkpoint(run.last)["history"])
             continue
         results.append(
