@@ -173,15 +173,15 @@ def evaluate_checkpoint(
     seed = _resolve_seed(ds, seed)
     model, meta = load_model(checkpoint, device=device)
     model.eval()
-    experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
+    exp = Experiment(int(meta["shift"]), int(meta["experiment"]))
     noise = checkpoint_noise(meta)  # evaluated with the noise it was trained with
     inputs = _materialize(inputs)
-    if inputs is None or inputs.experiment != experiment or inputs.noise != noise:
+    if inputs is None or inputs.experiment != exp or inputs.noise != noise:
         # shared inputs of another experiment or noise profile: not ours
-        inputs = eval_inputs(ds, experiment, split, seed=seed, limit=limit, noise=noise)
+        inputs = eval_inputs(ds, exp, split, seed=seed, limit=limit, noise=noise)
     total = len(inputs.sigma_in)
     if total == 0:
-        raise PoseDenoiseError(f"the {split} split of {experiment.name} has no windows")
+        raise PoseDenoiseError(f"the {split} split of {exp.name} has no windows")
 
     acc = PCKAccumulator(NUM_JOINTS, DEFAULT_ALPHAS)
     repairs = RepairCounts()
@@ -199,8 +199,8 @@ def evaluate_checkpoint(
 
     return {
         "model": meta["model"],
-        "shift": experiment.shift,
-        "experiment": experiment.experiment,
+        "shift": exp.shift,
+        "experiment": exp.number,
         "split": split,
         "windows": total,
         **summarize(acc.result()),
@@ -317,7 +317,7 @@ def evaluate_baseline(
     return {
         "model": name,
         "shift": exp.shift,
-        "experiment": exp.experiment,
+        "experiment": exp.number,
         "split": split,
         "windows": total,
         **summarize(acc.result()),

@@ -40,25 +40,25 @@ class Experiment:
     """One of the chapter's six settings, named `k.y`."""
 
     shift: int  # k: shifting scalar, shift std = 3k px
-    experiment: int  # y: 1 random sigma_in, 2 sigma_in = 1, 3 half frame rate + random sigma_in
+    number: int  # y: 1 random sigma_in, 2 sigma_in = 1, 3 half frame rate + random sigma_in
 
     def __post_init__(self) -> None:
         if self.shift not in (1, 2):
             raise PoseDenoiseError(f"shift must be 1 or 2, got {self.shift}")
-        if self.experiment not in (1, 2, 3):
-            raise PoseDenoiseError(f"experiment must be 1, 2 or 3, got {self.experiment}")
+        if self.number not in (1, 2, 3):
+            raise PoseDenoiseError(f"experiment must be 1, 2 or 3, got {self.number}")
 
     @property
     def name(self) -> str:
-        return f"{self.shift}.{self.experiment}"
+        return f"{self.shift}.{self.number}"
 
     @property
     def step(self) -> int:
-        return 2 if self.experiment == 3 else 1
+        return 2 if self.number == 3 else 1
 
     @property
     def sigma_choices(self) -> tuple[float, ...]:
-        return (1.0,) if self.experiment == 2 else SIGMA_CHOICES
+        return (1.0,) if self.number == 2 else SIGMA_CHOICES
 
     @property
     def shift_std(self) -> float:

@@ -120,7 +120,7 @@ def collect_results(
             return None if progress is None else (lambda done, total: progress(what, done, total))
 
         identity = cached_baseline(
-            "identity", exp.shift, exp.experiment, runs_dir, ds, split, limit=limit,
+            "identity", exp.shift, exp.number, runs_dir, ds, split, limit=limit,
             progress=reporter(f"identity {name}"), inputs=inputs, evaluate_if_stale=evaluate_missing,
         )  # fmt: skip
         if identity is not None:
@@ -147,7 +147,7 @@ def collect_results(
                 continue
             # a cached smoother is re-evaluated with the parameters it was saved with when the data changed
             result = cached_baseline(
-                smoother, exp.shift, exp.experiment, runs_dir, ds, split, limit=limit,
+                smoother, exp.shift, exp.number, runs_dir, ds, split, limit=limit,
                 params=saved.get("params") if saved else None, progress=reporter(f"{smoother} {name}"),
                 inputs=inputs, evaluate_if_stale=evaluate_missing,
             )  # fmt: skip
@@ -196,7 +196,7 @@ def _collect_realistic(
             continue
         what = f"identity {name}{realistic.run_suffix}"
         identity = cached_baseline(
-            "identity", exp.shift, exp.experiment, runs_dir, ds, data.split, limit=limit,
+            "identity", exp.shift, exp.number, runs_dir, ds, data.split, limit=limit,
             progress=None if progress is None else (lambda d, t, w=what: progress(w, d, t)),
             evaluate_if_stale=evaluate_missing, noise=make_noise("realistic", options),
         )  # fmt: skip
@@ -207,7 +207,7 @@ def _collect_realistic(
 def _check_run(run_dir: Path, result: dict, model: str, exp: Experiment) -> None:
     """A run directory must hold the run its name says (a copied checkpoint would mislabel a table cell)."""
     held = (result.get("model"), result.get("shift"), result.get("experiment"))
-    if held != (model, exp.shift, exp.experiment):
+    if held != (model, exp.shift, exp.number):
         raise InputError(
             run_dir / "best.pt",
             f"holds {held[0]} {held[1]}.{held[2]}, not {model} {exp.name} as its folder says",

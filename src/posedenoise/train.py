@@ -519,7 +519,7 @@ def grid_configs(
     """The 24 runs (4 models x 2 shifts x 3 experiments) built from one template config."""
     for model in models:
         for exp in experiments:
-            yield replace(template, model=model, shift=exp.shift, experiment=exp.experiment)
+            yield replace(template, model=model, shift=exp.shift, experiment=exp.number)
 
 
 def run_status(runs_dir: str | Path, config: TrainConfig) -> str:
