@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ import numpy as np
 import torch
 
 from posedenoise.errors import InputError, PoseDenoiseError
-from posedenoise.fileio import write_json
+from posedenoise.fileio import json_float, write_json
 from posedenoise.layout import GROUPS, JOINTS, NUM_JOINTS
 from posedenoise.metrics import DEFAULT_ALPHAS, PCKAccumulator, PCKResult
 from posedenoise.noise import CHAPTER, Experiment, NoiseProfile, RepairCounts, make_noise, repair_counts
@@ -64,10 +63,6 @@ Progress = Callable[[int, int], None]
 def alpha_key(alpha: float) -> str:
     """JSON key of a threshold: 0.05 -> "0.05", 0.1 -> "0.1"."""
     return f"{alpha:g}"
-
-
-def _json_float(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -104,10 +99,10 @@ def summarize(result: dict[float, PCKResult]) -> dict[str, Any]:
     }
     for alpha, r in result.items():
         key = alpha_key(alpha)
-        out["pck"][key] = _json_float(r.overall)
-        out["per_group"][key] = {name: _json_float(r.group(joints)) for name, joints in GROUPS.items()}
-        out["per_joint"][key] = {name: _json_float(v) for name, v in zip(JOINTS, r.per_joint, strict=True)}
-        out["mean_threshold_px"][key] = _json_float(r.mean_threshold)
+        out["pck"][key] = json_float(r.overall)
+        out["per_group"][key] = {name: json_float(r.group(joints)) for name, joints in GROUPS.items()}
+        out["per_joint"][key] = {name: json_float(v) for name, v in zip(JOINTS, r.per_joint, strict=True)}
+        out["mean_threshold_px"][key] = json_float(r.mean_threshold)
     return out
 
 

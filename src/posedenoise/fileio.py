@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -90,6 +91,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def json_float(x: float | None) -> float | None:
+    """A number as JSON has it: NaN and infinities (nothing counted) become null."""
+    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

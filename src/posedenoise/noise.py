@@ -28,6 +28,7 @@ import torch
 
 from posedenoise.constants import GRID, SPLITS, WINDOW
 from posedenoise.errors import PoseDenoiseError
+from posedenoise.fileio import json_float
 from posedenoise.layout import FLIP_PAIRS
 
 SIGMA_OUT = 1.0  # ground-truth blur
@@ -638,13 +639,9 @@ class RealisticProfile(NoiseProfile):
         joints, with the joint-frames they count."""
         return {
             **self.describe(),
-            "swap_repair": _json_float(repairs.swap_repair),
-            "swap_error_px": _json_float(repairs.swap_error_px),
-            "gap_error_px": _json_float(repairs.gap_error_px),
+            "swap_repair": json_float(repairs.swap_repair),
+            "swap_error_px": json_float(repairs.swap_error_px),
+            "gap_error_px": json_float(repairs.gap_error_px),
             "swapped_joints": repairs.swapped,
             "gap_joints": repairs.gaps,
         }
-
-
-def _json_float(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
