@@ -285,11 +285,3 @@ def to_layout25(points: np.ndarray, mapping: np.ndarray) -> tuple[np.ndarray, np
     out = np.zeros(points.shape[:-2] + (NUM_JOINTS, points.shape[-1]), dtype=points.dtype)
     out[..., has, :] = points[..., mapping[has], :]
     return out, has
-
-
-def from_layout25(points25: np.ndarray, mapping: np.ndarray, into: np.ndarray) -> np.ndarray:
-    """Write 25-joint points back into a copy of the source array `into` (..., K_src, C)."""
-    out = into.copy()
-    has = mapping >= 0
-    out[..., mapping[has], :] = points25[..., has, :]
-    return out

@@ -92,10 +92,6 @@ class TrackFile:
     json_indent: int | None = 2  # JSON: written back on one line if it was read from one line
 
     @property
-    def num_keypoints(self) -> int:
-        return len(SOURCE_LAYOUTS[self.layout][0])
-
-    @property
     def num_records(self) -> int:
         return sum(len(t) for t in self.tracks)
 

@@ -29,8 +29,6 @@ from posedenoise.models.glorot import init_weights
 from posedenoise.models.identity import Identity, IdentityConfig
 from posedenoise.models.posetcn import PoseTCN, PoseTCNConfig
 
-OUTPUT_KINDS = ("heatmaps", "coords")
-
 
 @dataclass(frozen=True)
 class _Entry:
@@ -232,7 +230,6 @@ def posetcn(**options) -> PoseTCN:
 
 
 __all__ = [
-    "OUTPUT_KINDS",
     "BiConvLSTMConcat",
     "BiConvLSTMConfig",
     "BiConvLSTMSum",
