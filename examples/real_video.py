@@ -36,10 +36,11 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from posedenoise.breaks import segments, track_breaks  # noqa: E402
 from posedenoise.denoise import denoise_file  # noqa: E402
 from posedenoise.filter_options import FILTERS  # noqa: E402
 from posedenoise.layout import BLAZEPOSE33_TO_25, FLIP_PAIRS, GROUPS, JOINTS  # noqa: E402
-from posedenoise.tracks import layout25, read_tracks, segments, track_breaks  # noqa: E402
+from posedenoise.tracks import layout25, read_tracks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(__file__).resolve().parent / "data"

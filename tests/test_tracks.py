@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from posedenoise.breaks import segments, track_breaks
 from posedenoise.errors import InputError
 from posedenoise.layout import COCO17, JOINT_INDEX
-from posedenoise.tracks import layout25, read_tracks, segments, track_breaks, write_tracks
+from posedenoise.tracks import layout25, read_tracks, write_tracks
 
 REAL = Path(__file__).resolve().parents[1] / "examples" / "data"
 

@@ -10,7 +10,7 @@ Model path, per track segment, exactly as in training:
 Filter path (`posedenoise.filters`, parameters in seconds and Hz): optional outlier rejection, then
 the filter, on each segment's source keypoints (every landmark, any keypoint count), in pixels.
 
-Tracks are split where the whole body jumps or the detection stops for long (`tracks.track_breaks`); the
+Tracks are split where the whole body jumps or the detection stops for long (`breaks.track_breaks`); the
 pieces are denoised independently. A piece shorter than one window (5 x step frames for a model, 3 for
 a smoother) is left as it was and listed. Joints below `min_score` are missing: they get no input heatmap
 and, by default (`fill_missing`), take the estimate (the model's from the windows where the joint is seen
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from posedenoise import checks, fileio, filters
+from posedenoise.breaks import segments, track_breaks
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
 from posedenoise.layout import (
@@ -51,15 +52,7 @@ from posedenoise.layout import (
 from posedenoise.streaming import NotStreamable, StreamedResults
 from posedenoise.swaps import repair_swaps as swap_repair
 from posedenoise.swaps import swap_back, swap_groups
-from posedenoise.tracks import (
-    PersonTrack,
-    TrackFile,
-    layout25,
-    read_tracks,
-    segments,
-    track_breaks,
-    write_tracks,
-)
+from posedenoise.tracks import PersonTrack, TrackFile, layout25, read_tracks, write_tracks
 
 if TYPE_CHECKING:
     import torch
@@ -373,7 +366,7 @@ def denoise_file(
         `reject_params`.
     min_score: joints scored lower are missing (for BlazePose files the score is the visibility).
     fill_missing: missing joints take the estimate (default); False keeps the detector's values.
-    jump, max_gap: where to split tracks (see `tracks.track_breaks`).
+    jump, max_gap: where to split tracks (see `breaks.track_breaks`).
     sigma_in: blur of the input heatmaps drawn from the detections (training drew 1 to 3; 1 is the
         sharpest, and what experiment 2 trained with).
     stride: 1 = a window at every frame; 2 to 5 = fewer windows (faster, fewer estimates to average).

@@ -159,7 +159,7 @@ class RealisticNoise:
     growing as the detector's confidence falls), *inversion* (left/right confusion of the same person: our
     `swap`), *miss* (a detection far from any true joint: our `outlier`), and joints or whole frames not
     detected at all. Their *swap* (a joint of another person) is the tracker jumping to someone else, which
-    `tracks.track_breaks` cuts out of real tracks; it is not simulated inside a window.
+    `breaks.track_breaks` cuts out of real tracks; it is not simulated inside a window.
 
     Default rates come from `examples/data/sports2d_demo_raw.json` (MediaPipe Pose / BlazePose on a
     30 fps video, 221 detected frames of 230; `examples/real_video.py --stats` recomputes them), at the
