@@ -35,16 +35,8 @@ import numpy as np
 from posedenoise import fileio
 from posedenoise.errors import InputError
 from posedenoise.layout import SOURCE_LAYOUTS
-from posedenoise.tracks import (
-    BoxAssociator,
-    PersonTrack,
-    associate_boxes,
-    coco_header,
-    convert_coco_records,
-    frames_of_ids,
-    keypoint_boxes,
-    updated_records,
-)
+from posedenoise.trackformats.coco import coco_header, convert_coco_records, updated_records
+from posedenoise.tracks import BoxAssociator, PersonTrack, associate_boxes, frames_of_ids, keypoint_boxes
 
 BLOCK = 1 << 22  # bytes read at a time
 BATCH = 4096  # records converted, spilled and written at a time
@@ -323,9 +315,9 @@ class StreamedResults:
     def _add(self, batch: list) -> None:
         first = self.num_records
         if first == 0 and self.records_key is None:
-            from posedenoise import formats
+            from posedenoise.trackformats import json_format
 
-            if formats.sniff(batch[:1]) is not None:  # AlphaPose, ...: a list read by its own reader
+            if json_format(batch[:1]) != "coco":  # AlphaPose, ...: a list read by its own reader
                 raise NotStreamable("another format")
         kept, xy, scores, image_ids, track_ids, boxes, self.layout = convert_coco_records(
             self.path, batch, first, False, self.k, self.layout
