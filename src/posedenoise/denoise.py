@@ -1,14 +1,18 @@
 """Apply a trained model, or a classic smoother, to the user's own pose tracks (`posedenoise denoise`).
 
-Model path, per track segment, exactly as in training:
+Two methods, each an object that describes itself and knows its minimum frames, the joints it handles,
+its delay and how to estimate a segment (`ModelMethod`, `SmootherMethod`); `denoise_file` picks one once.
+
+Model path (`ModelMethod`), per track segment, exactly as in training:
   pixels -> per-frame square crop onto the 56 x 56 grid (`prepare.crop_to_grid`) -> input heatmaps of the
   detected joints (`heatmaps.render`, sigma_in) -> every 5-frame window at the model's step (step 2 for
   experiment 3), stride 1, batched -> `models.predict_coords` -> the estimates of a frame averaged over the
   windows that contain it -> back to pixels with that frame's box.
   3DConv takes an exact shortcut (`conv3d_window_argmax`): each frame is convolved once with every
   temporal tap instead of once per window it is in, about 5x less arithmetic at stride 1.
-Filter path (`posedenoise.filters`, parameters in seconds and Hz): optional outlier rejection, then
-the filter, on each segment's source keypoints (every landmark, any keypoint count), in pixels.
+Filter path (`SmootherMethod`: `posedenoise.filters`, parameters in seconds and Hz): optional outlier
+rejection, then the filter, on each segment's source keypoints (every landmark, any keypoint count), in
+pixels.
 
 Tracks are split where the whole body jumps or the detection stops for long (`breaks.track_breaks`); the
 pieces are denoised independently. A piece shorter than one window (5 x step frames for a model, 3 for
@@ -328,6 +332,206 @@ def conv3d_window_argmax(
     return coords
 
 
+class SmootherMethod:
+    """A classic filter (`posedenoise.filters`, parameters in seconds and Hz) on each segment's source
+    keypoints: every landmark, any keypoint count, in pixels."""
+
+    kind = "filter"
+    step = 1
+    min_frames = MIN_SMOOTH_FRAMES
+    repairs_swaps_by_default = False
+
+    def __init__(self, filter: str, params: dict[str, Any], fill_missing: bool):
+        self.filter, self.params, self.fill_missing = filter, params, fill_missing
+
+    def describe(self) -> str:
+        return f"filter {filters.describe(self.filter, self.params)}"
+
+    def check(self, fps: float) -> None:
+        """Refuse parameters that do not suit the frame rate."""
+        filters.check(self.filter, self.params, fps)
+
+    def layout_problem(self, layout: str) -> str | None:
+        return None  # any layout, named or not
+
+    def joints_handled(
+        self, names: list[str], mapping: np.ndarray
+    ) -> tuple[np.ndarray, list[str], list[str]]:
+        """(K,) bool source joints it changes, landmarks passed through, those left for want of training."""
+        return np.ones(len(names), dtype=bool), [], []
+
+    def delay(self, fps: float) -> tuple[int, int]:
+        """(frames a live output waits for, frames ahead this output reads; -1: the whole track)."""
+        frames = filters.delay_frames(self.filter, fps, **self.params)
+        return frames, frames
+
+    def estimate(
+        self, track: PersonTrack, present: np.ndarray, s: int, e: int, layout: str, fps: float
+    ) -> np.ndarray:
+        """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
+        pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
+        # undetected frames and missing joints: NaN, bridged by the filter
+        seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
+        dense = _dense_piece(track.frames[s:e], seen, np.nan)
+        scores = _dense_piece(track.frames[s:e], track.scores[s:e], 0.0)
+        smoothed = filters.run_filter(self.filter, dense, fps, scores=scores, **self.params)[pos]
+        allowed = present[s:e] | (self.fill_missing & _between_detections(present[s:e]))
+        return np.where(allowed[..., None], smoothed, np.nan)
+
+
+class ModelMethod:
+    """A trained model on each segment in the 25-joint layout: a real-track model on whole tracks, or a
+    window model (`denoise_track`); only the joints of its training data change."""
+
+    kind = "model"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        step: int,
+        description: str,
+        trained_joints: np.ndarray | None,
+        min_score: float,
+        fill_missing: bool,
+        window_options: dict[str, Any],
+    ):
+        self.model, self.step, self.description = model, step, description
+        self.trained_joints = trained_joints  # (25,) bool: joints the model may change (None: all)
+        self.min_score, self.fill_missing = min_score, fill_missing
+        self.window_options = window_options  # `denoise_track`'s keywords
+        self.on_tracks = getattr(model, "input_kind", None) == "tracks"  # whole tracks, not windows
+
+    @property
+    def repairs_swaps_by_default(self) -> bool:
+        # a real-track model fixes a swap the repair missed less surely than it fixes jitter
+        return self.on_tracks
+
+    @property
+    def min_frames(self) -> int:
+        from posedenoise.noise import WINDOW
+
+        return MIN_SMOOTH_FRAMES if self.on_tracks else WINDOW * self.step
+
+    def describe(self) -> str:
+        return self.description
+
+    def check(self, fps: float) -> None:
+        pass  # a model works in frames, at any frame rate
+
+    def layout_problem(self, layout: str) -> str | None:
+        return model_layout_problem(layout)
+
+    def joints_handled(
+        self, names: list[str], mapping: np.ndarray
+    ) -> tuple[np.ndarray, list[str], list[str]]:
+        """(K,) bool source joints it changes, landmarks passed through, those left for want of training."""
+        changes = mapping >= 0  # (25,) joints of the layout the file has
+        if self.trained_joints is not None:
+            changes &= self.trained_joints
+        handled = np.zeros(len(names), dtype=bool)
+        handled[mapping[changes]] = True  # source joints the model changes
+        untrained = [names[mapping[j]] for j in np.flatnonzero((mapping >= 0) & ~changes)]
+        return handled, [n for n in names if n not in JOINTS] + untrained, untrained
+
+    def delay(self, fps: float) -> tuple[int, int]:
+        """(frames a live output waits for, frames ahead this output reads)."""
+        from posedenoise.noise import WINDOW
+
+        if self.on_tracks:
+            frames = self.model.config.receptive_field // 2
+            return frames, frames
+        return (WINDOW - 1) // 2 * self.step, (WINDOW - 1) * self.step
+
+    def estimate(
+        self, track: PersonTrack, present: np.ndarray, s: int, e: int, layout: str, fps: float
+    ) -> np.ndarray:
+        """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
+        names, mapping = SOURCE_LAYOUTS[layout]
+        pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
+        length = int(pos[-1]) + 1
+        coords25, present25 = layout25(track, layout, self.min_score)
+        dense = np.zeros((length, len(JOINTS), 2))
+        dense_present = np.zeros((length, len(JOINTS)), dtype=bool)
+        dense[pos], dense_present[pos] = coords25[s:e], present25[s:e]
+        if self.on_tracks:
+            from posedenoise.tracktrain import predict_tracks
+
+            dense_score = np.zeros((length, len(JOINTS)))
+            dense_score[pos] = to_layout25(track.scores[s:e, :, None], mapping)[0][..., 0]
+            est25 = predict_tracks(self.model, dense[None], dense_present[None], dense_score[None])[0][pos]
+            allowed = present25[s:e] | (self.fill_missing & _between_detections(present25[s:e]))
+            est25 = np.where(allowed[..., None], est25, np.nan)
+        else:
+            est25 = denoise_track(dense, dense_present, self.model, **self.window_options)  # (L, 25, 2)
+            est25 = est25[pos]  # (e - s, 25, 2)
+        out = np.full((e - s, len(names), 2), np.nan)
+        has = mapping >= 0
+        if self.trained_joints is not None:
+            has = has & self.trained_joints
+        out[:, mapping[has]] = est25[:, has]
+        return out
+
+
+def _choose_method(
+    checkpoint: str | Path | None,
+    filter: str | None,
+    model: torch.nn.Module | None,
+    step: int | None,
+    params: dict[str, Any],
+    device: str,
+    sigma_in: float,
+    min_score: float,
+    fill_missing: bool,
+    window_options: dict[str, Any],
+) -> SmootherMethod | ModelMethod:
+    """The method of `denoise_file`: a filter, or a model loaded from a checkpoint, built, or given."""
+    if filter is not None:
+        return SmootherMethod(filter, params, fill_missing)
+    trained_joints: np.ndarray | None = None  # (25,) bool: joints a model may change (None: all)
+    unshipped_architecture = False
+    if checkpoint is not None:
+        from posedenoise.models import list_models
+        from posedenoise.shipped import resolve_checkpoint
+
+        unshipped_architecture = (
+            str(checkpoint) in list_models() and not resolve_checkpoint(checkpoint).exists()
+        )
+    if unshipped_architecture:
+        # a registered model without weights to learn (the identity): built, not loaded
+        from posedenoise.models import create_model
+
+        model = create_model(str(checkpoint))
+        if any(True for _ in model.parameters()):
+            raise PoseDenoiseError(
+                f"{checkpoint} is an architecture, not a trained model: give its checkpoint or a shipped name"
+            )
+        step = 1
+        description = f"model {type(model).__name__.lower()} (step 1, sigma_in {sigma_in:g})"
+    elif checkpoint is not None:
+        from posedenoise.checkpoint import load_model
+
+        model, meta = load_model(checkpoint, device)
+        if getattr(model, "input_kind", None) == "tracks":
+            step = 1
+            description = f"model {meta.get('shipped_name', meta['model'])} (whole tracks)"
+        else:
+            from posedenoise.noise import Experiment
+
+            experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
+            step = experiment.step
+            description = (
+                f"model {meta['model']} (experiment {experiment.name}, step {step}, sigma_in {sigma_in:g})"
+            )
+            trained_joints = np.zeros(len(JOINTS), dtype=bool)
+            trained_joints[meta.get("trained_joints", CHAPTER_JOINTS)] = True
+    else:
+        model = model.to(device)
+        step = 1 if step is None else int(step)
+        description = f"model {type(model).__name__} (step {step}, sigma_in {sigma_in:g})"
+    window_options = {**window_options, "step": step, "device": device}
+    return ModelMethod(model, step, description, trained_joints, min_score, fill_missing, window_options)
+
+
 def denoise_file(
     input: str | Path,
     output: str | Path,
@@ -396,66 +600,27 @@ def denoise_file(
     params = filters.resolve(filter, filter_params) if filter is not None else {}
     rejection = filters.resolve_reject(reject, reject_params) if reject is not None else {}
     notes: list[str] = []
-    trained_joints: np.ndarray | None = None  # (25,) bool: joints a model may change (None: all)
     if checkpoint is None and filter is None and model is None:
         from posedenoise.shipped import DEFAULT_TRACK_MODEL
 
         checkpoint = DEFAULT_TRACK_MODEL
         notes.append(f"no model or filter given: used the shipped real-track model {DEFAULT_TRACK_MODEL}")
-    unshipped_architecture = False
-    if checkpoint is not None:
-        from posedenoise.models import list_models
-        from posedenoise.shipped import resolve_checkpoint
-
-        unshipped_architecture = (
-            str(checkpoint) in list_models() and not resolve_checkpoint(checkpoint).exists()
-        )
-    if unshipped_architecture:
-        # a registered model without weights to learn (the identity): built, not loaded
-        from posedenoise.models import create_model
-
-        model = create_model(str(checkpoint))
-        if any(True for _ in model.parameters()):
-            raise PoseDenoiseError(
-                f"{checkpoint} is an architecture, not a trained model: give its checkpoint or a shipped name"
-            )
-        checkpoint, step = None, 1
-        method = f"model {type(model).__name__.lower()} (step 1, sigma_in {sigma_in:g})"
-    elif checkpoint is not None:
-        from posedenoise.checkpoint import load_model
-
-        model, meta = load_model(checkpoint, device)
-        if getattr(model, "input_kind", None) == "tracks":
-            step = 1
-            method = f"model {meta.get('shipped_name', meta['model'])} (whole tracks)"
-        else:
-            from posedenoise.noise import Experiment
-
-            experiment = Experiment(int(meta["shift"]), int(meta["experiment"]))
-            step = experiment.step
-            method = (
-                f"model {meta['model']} (experiment {experiment.name}, step {step}, sigma_in {sigma_in:g})"
-            )
-            trained_joints = np.zeros(len(JOINTS), dtype=bool)
-            trained_joints[meta.get("trained_joints", CHAPTER_JOINTS)] = True
-    elif model is not None:
-        model = model.to(device)
-        step = 1 if step is None else int(step)
-        method = f"model {type(model).__name__} (step {step}, sigma_in {sigma_in:g})"
-    else:
-        step = 1
-        if fps is not None:
-            filters.check(filter, params, fps)  # bad parameters fail before reading
-        method = f"filter {filters.describe(filter, params)}"
+    window_options = dict(sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride)
+    window_options.update(batch_size=batch_size, subpixel=subpixel)
+    method = _choose_method(
+        checkpoint, filter, model, step, params, device, sigma_in, min_score, fill_missing, window_options
+    )
+    if fps is not None:
+        method.check(fps)  # bad parameters fail before reading
+    description = method.describe()
     if reject is not None:
         if fps is not None:
             filters.check(reject, rejection, fps)
-        method = f"outlier rejection {filters.describe(reject, rejection)}, then {method}"
-    on_tracks = model is not None and getattr(model, "input_kind", None) == "tracks"
+        description = f"outlier rejection {filters.describe(reject, rejection)}, then {description}"
     if repair_swaps is None:
-        repair_swaps = on_tracks
+        repair_swaps = method.repairs_swaps_by_default
     if repair_swaps:
-        method = f"left/right swap repair, then {method}"
+        description = f"left/right swap repair, then {description}"
 
     # COCO results are streamed in bounded memory (`streaming`), other files read whole
     with _open_tracks(input, output, layout, progress) as opened:
@@ -464,70 +629,49 @@ def denoise_file(
             from posedenoise.track_plot import choose_joints
 
             shown_joints = choose_joints(names, plot_joints)  # unknown names fail before any work
-        if filter is None:
-            problem = model_layout_problem(opened.layout)
-            if problem is not None:
-                raise InputError(input, problem)
+        problem = method.layout_problem(opened.layout)
+        if problem is not None:
+            raise InputError(input, problem)
         summary = DenoiseSummary(
             input=str(input),
             output=str(output),
             format=opened.format,
             layout=opened.layout,
-            method=method,
+            method=description,
             tracks=len(opened),
             records=opened.num_records,
             changed_records=0,
             segments=0,
             min_score=min_score,
             fill_missing=fill_missing,
-            step=step,
+            step=method.step,
             notes=list(opened.notes) + notes,
         )
-        if (filter is not None or reject is not None) and fps is None and opened.fps is None:
+        if (method.kind == "filter" or reject is not None) and fps is None and opened.fps is None:
             summary.notes.append(f"no frame rate in the file: {DEFAULT_FPS:g} fps assumed (give --fps)")
         fps = fps or opened.fps or DEFAULT_FPS
         summary.fps = fps
-        if filter is not None:
-            filters.check(filter, params, fps)  # the file's frame rate may not suit the parameters
+        method.check(fps)  # the file's frame rate may not suit the parameters
         if reject is not None:
             filters.check(reject, rejection, fps)
-        if filter is None:
-            from posedenoise.noise import WINDOW
-
-            if on_tracks:
-                summary.delay_frames = summary.lookahead_frames = model.config.receptive_field // 2
-                min_frames = MIN_SMOOTH_FRAMES
-            else:
-                summary.delay_frames = (WINDOW - 1) // 2 * step
-                summary.lookahead_frames = (WINDOW - 1) * step
-                min_frames = WINDOW * step
-            changes = mapping >= 0  # (25,) joints of the layout the file has
-            if trained_joints is not None:
-                changes &= trained_joints
-            handled = np.zeros(len(names), dtype=bool)
-            handled[mapping[changes]] = True  # source joints the model changes
-            untrained = [names[mapping[j]] for j in np.flatnonzero((mapping >= 0) & ~changes)]
-            summary.passthrough = [n for n in names if n not in JOINTS] + untrained
-            if untrained:
-                summary.notes.append(
-                    f"left as detected (absent from the model's training data): {', '.join(untrained)}"
-                )
-        else:
-            summary.delay_frames = summary.lookahead_frames = filters.delay_frames(filter, fps, **params)
-            handled = np.ones(len(names), dtype=bool)
-            min_frames = MIN_SMOOTH_FRAMES
+        summary.delay_frames, summary.lookahead_frames = method.delay(fps)
+        handled, summary.passthrough, untrained = method.joints_handled(names, mapping)
+        if untrained:
+            summary.notes.append(
+                f"left as detected (absent from the model's training data): {', '.join(untrained)}"
+            )
         if reject is not None and summary.lookahead_frames >= 0:
             ahead = filters.odd_frames(rejection["reject_window_s"], fps) // 2
             summary.delay_frames += ahead
             summary.lookahead_frames += ahead
         summary.settings = {
-            "method": "model" if filter is None else "filter",
+            "method": method.kind,
             "filter": filter,
             "filter_params": params,
             "reject": reject,
             "reject_params": rejection,
             "repair_swaps": repair_swaps,
-            "model": method if filter is None else None,
+            "model": description if method.kind == "model" else None,
             "fps": fps,
             "min_score": min_score,
             "fill_missing": fill_missing,
@@ -535,51 +679,6 @@ def denoise_file(
             "max_gap": max_gap,
             "layout": opened.layout,
         }
-
-        model_options = dict(
-            step=step, sigma_in=sigma_in, margin=margin, fill_missing=fill_missing, stride=stride
-        )
-        model_options.update(batch_size=batch_size, device=device, subpixel=subpixel)
-
-        def dense_piece(frames: np.ndarray, values: np.ndarray, fill_value: float) -> np.ndarray:
-            """Detections at `frames` spread onto every frame between the first and last."""
-            pos = frames - frames[0]
-            out = np.full((int(pos[-1]) + 1,) + values.shape[1:], fill_value)
-            out[pos] = values
-            return out
-
-        def estimate(track: PersonTrack, present: np.ndarray, s: int, e: int) -> np.ndarray:
-            """(e - s, K_src, 2) new keypoints for frames s:e of a track, NaN where they stay as they were."""
-            pos = track.frames[s:e] - track.frames[s]  # index of each detection in the dense piece
-            length = int(pos[-1]) + 1
-            if filter is not None:
-                # undetected frames and missing joints: NaN, bridged by the filter
-                seen = np.where(present[s:e, :, None], track.keypoints[s:e], np.nan)
-                dense = dense_piece(track.frames[s:e], seen, np.nan)
-                scores = dense_piece(track.frames[s:e], track.scores[s:e], 0.0)
-                smoothed = filters.run_filter(filter, dense, fps, scores=scores, **params)[pos]
-                allowed = present[s:e] | (fill_missing & _between_detections(present[s:e]))
-                return np.where(allowed[..., None], smoothed, np.nan)
-            coords25, present25 = layout25(track, opened.layout, min_score)
-            dense = np.zeros((length, len(JOINTS), 2))
-            dense_present = np.zeros((length, len(JOINTS)), dtype=bool)
-            dense[pos], dense_present[pos] = coords25[s:e], present25[s:e]
-            if on_tracks:
-                from posedenoise.tracktrain import predict_tracks
-
-                dense_score = np.zeros((length, len(JOINTS)))
-                dense_score[pos] = to_layout25(track.scores[s:e, :, None], mapping)[0][..., 0]
-                est25 = predict_tracks(model, dense[None], dense_present[None], dense_score[None])[0][pos]
-                allowed = present25[s:e] | (fill_missing & _between_detections(present25[s:e]))
-                est25 = np.where(allowed[..., None], est25, np.nan)
-            else:
-                est25 = denoise_track(dense, dense_present, model, **model_options)[pos]  # (e - s, 25, 2)
-            out = np.full((e - s, len(names), 2), np.nan)
-            has = mapping >= 0
-            if trained_joints is not None:
-                has = has & trained_joints
-            out[:, mapping[has]] = est25[:, has]
-            return out
 
         done = 0
         jitter_in, jitter_out = [0.0, 0], [0.0, 0]
@@ -611,14 +710,14 @@ def denoise_file(
             for s, e in segments(len(track), breaks):
                 summary.segments += 1
                 first, last = int(track.frames[s]), int(track.frames[e - 1])
-                if last - first + 1 < min_frames:
+                if last - first + 1 < method.min_frames:
                     summary.short_segments.append(
                         {
                             "track": track.track_id,
                             "first": first,
                             "last": last,
                             "frames": last - first + 1,
-                            "needs": min_frames,
+                            "needs": method.min_frames,
                         }
                     )
                 else:
@@ -626,12 +725,12 @@ def denoise_file(
                         pos = track.frames[s:e] - track.frames[s]
                         seen = np.where(present[s:e, :, None], source.keypoints[s:e], np.nan)
                         cleaned, replaced = filters.reject_outliers(
-                            reject, dense_piece(track.frames[s:e], seen, np.nan), fps, **rejection
+                            reject, _dense_piece(track.frames[s:e], seen, np.nan), fps, **rejection
                         )
                         replaced = replaced[pos] & handled
                         source.keypoints[s:e][replaced] = cleaned[pos][replaced]
                         summary.rejected += int(replaced.sum())
-                    new = estimate(source, present, s, e)
+                    new = method.estimate(source, present, s, e, opened.layout, fps)
                     update = np.isfinite(new).all(axis=-1)  # (e - s, K)
                     keypoints[s:e][update] = new[update]
                     summary.filled_joints += int((update & ~present[s:e]).sum())
@@ -664,7 +763,7 @@ def denoise_file(
 
         track, keypoints, index = longest
         starts = segment_starts[index]  # where the plotted line breaks
-        title = f"{Path(input).name}, track {track.track_id}: {method}"
+        title = f"{Path(input).name}, track {track.track_id}: {description}"
         draw(plot, track.frames, track.keypoints, keypoints, names, shown_joints, title, starts)
         summary.notes.append(f"plot of {', '.join(names[j] for j in shown_joints)} written to {plot}")
     return summary
@@ -757,6 +856,14 @@ def _check_options(min_score, jump, max_gap, sigma_in, margin, stride, batch_siz
     checks.whole("--batch-size", batch_size, 1)
     if fps is not None:
         checks.number("--fps", fps, 0.0, above=True)
+
+
+def _dense_piece(frames: np.ndarray, values: np.ndarray, fill_value: float) -> np.ndarray:
+    """Detections at `frames` spread onto every frame between the first and last."""
+    pos = frames - frames[0]
+    out = np.full((int(pos[-1]) + 1,) + values.shape[1:], fill_value)
+    out[pos] = values
+    return out
 
 
 def _between_detections(present: np.ndarray) -> np.ndarray:
@@ -888,6 +995,8 @@ def _denoise_one(src: Path, dst: Path, options: dict[str, Any], progress: Progre
 __all__ = [
     "DenoiseSummary",
     "FileResult",
+    "ModelMethod",
+    "SmootherMethod",
     "denoise_file",
     "denoise_many",
     "denoise_track",
