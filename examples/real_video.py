@@ -229,7 +229,7 @@ def real_sample_statistics(raw: Path, video_frames: int = VIDEO_FRAMES) -> dict:
     """The statistics of the real sample that set `noise.RealisticNoise`'s default rates."""
     from scipy.stats import norm
 
-    from posedenoise.prepare import crop_to_grid
+    from posedenoise.geometry import crop_to_grid
 
     frames, coords, vis = read_layout25(raw)
     breaks = break_frames(raw)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from posedenoise.checkpoint import save_checkpoint
-from posedenoise.denoise import conv3d_window_argmax, denoise_file, denoise_track, window_starts
+from posedenoise.denoise import conv3d_window_argmax, covering_window_starts, denoise_file, denoise_track
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import render
 from posedenoise.layout import COCO17
@@ -122,14 +122,14 @@ def test_conv3d_by_frames_equals_the_model_window_by_window():
             np.testing.assert_array_equal(fast.numpy(), predict_coords(model, maps[windows]).numpy())
 
 
-def test_window_starts_cover_every_frame():
+def test_covering_window_starts_cover_every_frame():
     for length, step, stride in [(5, 1, 1), (23, 1, 3), (10, 2, 1), (31, 2, 5), (17, 1, 5)]:
-        starts = window_starts(length, step, stride)
+        starts = covering_window_starts(length, step, stride)
         covered = np.zeros(length, bool)
         for s in starts:
             covered[s + step * np.arange(5)] = True
         assert covered.all() and starts.max() + 4 * step <= length - 1
-    assert len(window_starts(23, 1, 1)) == 19 and len(window_starts(4, 1, 1)) == 0
+    assert len(covering_window_starts(23, 1, 1)) == 19 and len(covering_window_starts(4, 1, 1)) == 0
 
 
 def test_checkpoint_of_experiment_3_uses_step_2_and_short_tracks_are_left(tmp_path):

@@ -5,8 +5,9 @@ import pytest
 
 from posedenoise.dataset import PreparedDataset
 from posedenoise.errors import InputError
+from posedenoise.geometry import crop_to_grid, torso_diameter
 from posedenoise.layout import JOINT_INDEX
-from posedenoise.prepare import crop_to_grid, prepare_dataset, torso_diameter, window_starts
+from posedenoise.prepare import disjoint_window_starts, prepare_dataset
 from posedenoise.sources import Track
 
 
@@ -64,14 +65,14 @@ def test_torso_diameter_and_undefined_when_a_joint_is_missing():
 def test_windows_never_cross_gaps_or_share_frames():
     frames = np.array([*range(0, 23), *range(30, 42)])  # a gap after frame 22
     for step in (1, 2):
-        starts = window_starts(frames, step)
+        starts = disjoint_window_starts(frames, step)
         rows = starts[:, None] + step * np.arange(5)
         assert rows.max() < len(frames)
         f = frames[rows]
         assert (np.diff(f, axis=1) == step).all()  # consecutive frames of one run at this step
         assert len(np.unique(rows)) == rows.size  # no frame in two windows
-    assert len(window_starts(frames, 1)) == 4 + 2  # 23 // 5 + 12 // 5
-    assert sorted((window_starts(frames, 2) % 2).tolist()).count(1) >= 1  # both phases used
+    assert len(disjoint_window_starts(frames, 1)) == 4 + 2  # 23 // 5 + 12 // 5
+    assert sorted((disjoint_window_starts(frames, 2) % 2).tolist()).count(1) >= 1  # both phases used
 
 
 def test_prepare_writes_the_format_and_split_fractions(tmp_path):
@@ -89,7 +90,7 @@ def test_prepare_writes_the_format_and_split_fractions(tmp_path):
         rows = ds.window_rows(ds.starts[step], step)
         assert (ds.video[rows] == ds.video[rows[:, :1]]).all()  # never across videos
         assert len(np.unique(rows)) == rows.size
-        all_split = np.concatenate([ds.window_starts(step, s) for s in ("train", "val", "test")])
+        all_split = np.concatenate([ds.split_window_starts(step, s) for s in ("train", "val", "test")])
         assert len(np.unique(all_split)) == len(all_split) == len(labels)  # no window in two subsets
 
 
@@ -102,7 +103,7 @@ def test_prepare_is_deterministic_and_split_by_video_has_no_leak(tmp_path):
     np.testing.assert_array_equal(a.splits[1], b.splits[1])
     prepare_dataset(tracks, tmp_path / "c", seed=1, split_by="video")
     c = PreparedDataset.load(tmp_path / "c")
-    videos = [set(c.video[c.window_starts(1, s)].tolist()) for s in ("train", "val", "test")]
+    videos = [set(c.video[c.split_window_starts(1, s)].tolist()) for s in ("train", "val", "test")]
     assert not (videos[0] & videos[1]) and not (videos[0] & videos[2]) and not (videos[1] & videos[2])
 
 

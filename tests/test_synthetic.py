@@ -4,8 +4,8 @@ runs, and the chapter's scale on the heatmap grid."""
 import numpy as np
 import pytest
 
+from posedenoise.geometry import crop_to_grid, torso_diameter
 from posedenoise.layout import COCO17_TO_25, JOINT_INDEX, NUM_JOINTS, PENN13_TO_25
-from posedenoise.prepare import crop_to_grid, torso_diameter
 from posedenoise.sources.synthetic import (
     BATCH_VIDEOS,
     MOTIONS,

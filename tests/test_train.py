@@ -330,7 +330,7 @@ def test_tiny_training_end_to_end(prepared_dir, tmp_path):
     assert saved["model"] == "conv3d" and saved["model_options"] == {"kernel_size": 3}
     assert (saved["shift"], saved["experiment"], saved["world_size"]) == (1, 1, 1)
     ds = PreparedDataset.load(prepared_dir)
-    assert saved["train_windows"] == 32 and saved["val_windows"] == len(ds.window_starts(1, "val", 32))
+    assert saved["train_windows"] == 32 and saved["val_windows"] == len(ds.split_window_starts(1, "val", 32))
     assert saved["train_config"]["batch_size"] == 16 and saved["train_config"]["betas"] == [0.9, 0.999]
 
     rows = read_history_csv(run_dir / "history.csv")

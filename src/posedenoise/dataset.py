@@ -80,7 +80,7 @@ class PreparedDataset:
         text = json.dumps(self.manifest, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def window_starts(self, step: int, split: str, limit: int | None = None) -> np.ndarray:
+    def split_window_starts(self, step: int, split: str, limit: int | None = None) -> np.ndarray:
         """(N,) first rows of the split's windows at `step`, in the seeded shuffled order of the split."""
         labels = self.splits[step]
         starts = self.starts[step][labels == SPLITS[split]]

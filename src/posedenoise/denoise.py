@@ -4,7 +4,7 @@ Two methods, each an object that describes itself and knows its minimum frames, 
 its delay and how to estimate a segment (`ModelMethod`, `SmootherMethod`); `denoise_file` picks one once.
 
 Model path (`ModelMethod`), per track segment, exactly as in training:
-  pixels -> per-frame square crop onto the 56 x 56 grid (`prepare.crop_to_grid`) -> input heatmaps of the
+  pixels -> per-frame square crop onto the 56 x 56 grid (`geometry.crop_to_grid`) -> input heatmaps of the
   detected joints (`heatmaps.render`, sigma_in) -> every 5-frame window at the model's step (step 2 for
   experiment 3), stride 1, batched -> `models.predict_coords` -> the estimates of a frame averaged over the
   windows that contain it -> back to pixels with that frame's box.
@@ -155,7 +155,7 @@ class DenoiseSummary:
         return out
 
 
-def window_starts(length: int, step: int = 1, stride: int = 1) -> np.ndarray:
+def covering_window_starts(length: int, step: int = 1, stride: int = 1) -> np.ndarray:
     """First frames of the windows over `length` consecutive frames: 5 frames `step` apart.
 
     stride 1 starts a window at every frame (each frame is then in 5 windows away from the ends). A
@@ -194,7 +194,7 @@ def denoise_track(
 
     coords (T, 25, 2) pixels of consecutive frames, present (T, 25) bool (a frame without a detection is
     all False). Every window of 5 frames `step` apart (`stride` = 1: a window at every frame; see
-    `window_starts`) is cropped, rendered with sigma_in and passed through the model in batches; a
+    `covering_window_starts`) is cropped, rendered with sigma_in and passed through the model in batches; a
     frame's estimate is the mean over the windows containing it.
     Returns (T, 25, 2) pixels, NaN where there is no estimate: frames with fewer than 2 present joints, a
     piece shorter than 5 x step frames, and (unless fill_missing) joints not present in that frame. With
@@ -207,10 +207,10 @@ def denoise_track(
     """
     import torch
 
+    from posedenoise.geometry import crop_to_grid
     from posedenoise.heatmaps import render, render_subpixel
     from posedenoise.models import predict_coords
     from posedenoise.noise import GRID, WINDOW
-    from posedenoise.prepare import crop_to_grid
 
     coords = np.asarray(coords, dtype=np.float64)
     present = np.asarray(present, dtype=bool)
@@ -221,7 +221,7 @@ def denoise_track(
         return out
     grid, boxes, keep = crop_to_grid(coords, present, margin=margin, size=GRID)  # (T, 25, 2), (T, 3), (T,)
     seen = present & keep[:, None]  # (T, 25) joints drawn into the input
-    starts = window_starts(t, step, stride)
+    starts = covering_window_starts(t, step, stride)
     frame_of = starts[:, None] + step * np.arange(WINDOW)  # (N, 5) frame index of each window position
 
     grid_t = torch.from_numpy(grid).to(device)

@@ -29,7 +29,7 @@ class WindowArrays:
 
 
 def window_arrays(ds: PreparedDataset, step: int, split: str, limit: int | None = None) -> WindowArrays:
-    starts = ds.window_starts(step, split, limit)
+    starts = ds.split_window_starts(step, split, limit)
     rows = ds.window_rows(starts, step)  # (N, 5)
     return WindowArrays(
         starts=starts, gt_coords=ds.coords[rows], present=ds.present[rows], torso=ds.torso[rows]
@@ -196,7 +196,7 @@ class TrainWindows:
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.rank, self.world_size = rank, world_size
-        starts = ds.window_starts(experiment.step, "train", limit)
+        starts = ds.split_window_starts(experiment.step, "train", limit)
         self.n = len(starts)
         # windows are rows into the dataset's frames, gathered per batch; on the CPU the frames are the
         # dataset's own arrays, not copies (a copy per window cost 1.1 KB each: 220 MB at full scale)

@@ -142,7 +142,7 @@ class NoisyTracks:
 
 
 def person_boxes(coords: np.ndarray, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Each frame's square person box grown by `margin` per side (as `prepare.crop_to_grid`, from every
+    """Each frame's square person box grown by `margin` per side (as `geometry.crop_to_grid`, from every
     true joint): origins (N, T, 2) and sides (N, T)."""
     lo, hi = coords.min(axis=2), coords.max(axis=2)  # (N, T, 2)
     side = np.maximum((hi - lo).max(axis=-1), 1e-3) * (1 + 2 * margin)
