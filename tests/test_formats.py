@@ -113,6 +113,10 @@ def test_openpose_folders_several_people(tmp_path, layout, names):
     write_tracks(read_tracks(src), tmp_path / "all.csv")  # a folder in, one table out
     table = read_tracks(tmp_path / "all.csv")
     assert (table.format, table.layout, len(table.tracks)) == ("csv", layout, 2)
+    write_tracks(read_tracks(out), tmp_path / "all.json")  # a folder in, one COCO results document out
+    coco = by_start(read_tracks(tmp_path / "all.json"))
+    assert read_tracks(tmp_path / "all.json").format == "coco" and len(coco) == 2
+    np.testing.assert_allclose(coco[0].keypoints, read_back[0].keypoints)
     with pytest.raises(InputError, match="convert to .csv or .json"):
         write_tracks(read_tracks(src), tmp_path / "one.json.bak")
 
