@@ -11,6 +11,7 @@ import pytest
 
 from posedenoise.filter_options import FILTERS
 from posedenoise.tracks import read_tracks
+from test_tracks import coco_results, person
 
 
 def run(*args, columns=None):
@@ -157,3 +158,21 @@ def test_plot_swap_repair_and_model_layout_errors_from_the_cli(tmp_path):
     np.save(body25, np.random.default_rng(0).uniform(0, 100, size=(12, 25, 2)))
     proc = run("denoise", "--filter", "kalman", body25, "-o", tmp_path / "o.npy")
     assert proc.returncode == 0 and "layout unnamed25" in proc.stdout  # filters need no joint names
+
+
+def test_a_filter_run_imports_neither_torch_nor_pandas(tmp_path):
+    # a smoother on COCO results needs numpy and scipy.ndimage only: torch, pandas and scipy.signal
+    # would add a second and over 100 MB to every run (and to every file of a folder)
+    src = tmp_path / "walk.json"
+    src.write_text(json.dumps(coco_results([person(40, seed=1), person(40, x0=500, seed=2)])))
+    heavy = ("torch", "pandas", "scipy.signal", "posedenoise.train")
+    argv = ["denoise", "--filter", "gaussian", str(src), "-o", str(tmp_path / "out.json")]
+    code = (
+        "import sys; from posedenoise.cli import run; "
+        f"code = run({argv!r}); "
+        f"print(code, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stdout + proc.stderr
+    assert (tmp_path / "out.json").exists()

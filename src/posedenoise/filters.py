@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import butter, filtfilt, savgol_filter
 
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.filter_options import FILTER_PARAMS, FILTERS, REJECT_PARAMS, REJECTS, Param
@@ -168,6 +167,8 @@ def run_filter(
         if window <= p["polyorder"]:
             out = filled  # too short for the fit: interpolated only
         else:
+            from scipy.signal import savgol_filter  # half a second to import: only for the filters using it
+
             out = savgol_filter(filled, window, p["polyorder"], axis=0, mode="interp")
     elif name == "gaussian":
         out = gaussian_filter1d(
@@ -184,6 +185,8 @@ def butterworth(x: np.ndarray, fps: float, cutoff: float = 6.0, order: int = 4) 
     x must be finite. Tracks shorter than scipy's default padding (3 x the filter length) are padded by
     as much as they allow, so a short piece is still filtered instead of refused.
     """
+    from scipy.signal import butter, filtfilt  # half a second to import: only for the filters using it
+
     b, a = butter(order, cutoff, btype="low", fs=fps)
     padlen = min(3 * max(len(a), len(b)), x.shape[0] - 1)
     return filtfilt(b, a, x, axis=0, padlen=padlen)

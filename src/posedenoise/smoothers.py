@@ -24,7 +24,6 @@ import math
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import savgol_filter
 
 from posedenoise.errors import PoseDenoiseError
 
@@ -135,6 +134,8 @@ def savgol(
     window = min(window if window % 2 else window - 1, t if t % 2 else t - 1)
     if window <= polyorder or window < 3:
         return x.copy()
+    from scipy.signal import savgol_filter  # scipy.signal takes half a second to import: only when used
+
     smoothed = savgol_filter(_gap_free(x, axis), window, polyorder, axis=axis, mode="interp")
     return _finish(smoothed, x, axis, fill)
 

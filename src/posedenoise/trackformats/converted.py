@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from posedenoise import fileio
 from posedenoise.errors import InputError
@@ -23,6 +22,8 @@ def write_converted(track_file, path: Path) -> str:
     names = SOURCE_LAYOUTS[track_file.layout][0]
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        import pandas as pd  # here: importing it costs a second and 100 MB that JSON files do without
+
         parts = []
         for track in track_file.tracks:
             t, k = track.keypoints.shape[:2]
