@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from posedenoise import checks, fileio, filters
+from posedenoise import checks, fileio, filters, longtracks
 from posedenoise.breaks import segments, track_breaks
 from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.filter_options import DEFAULT_JUMP, DEFAULT_MAX_GAP, DEFAULT_MIN_SCORE
@@ -53,7 +53,7 @@ from posedenoise.layout import (
     model_layout_problem,
     to_layout25,
 )
-from posedenoise.streaming import NotStreamable, StreamedResults
+from posedenoise.streaming import NotStreamable, StreamedResults, TrackOnDisk
 from posedenoise.swaps import repair_swaps as swap_repair
 from posedenoise.swaps import swap_back, swap_groups
 from posedenoise.tracks import PersonTrack, TrackFile, layout25, read_tracks, write_tracks
@@ -684,7 +684,24 @@ def denoise_file(
         jitter_in, jitter_out = [0.0, 0], [0.0, 0]
         segment_starts: list[list[int]] = []  # per track, first index of each segment after the first
         longest = None  # (track, new keypoints, index) of the longest track, for the plot
-        for index, track in enumerate(opened.tracks()):
+        # a long track of a streamed file is read and smoothed a piece at a time where that gives the same
+        # numbers (finite-window filters, nothing that reads the whole track first): bounded memory
+        in_pieces = (
+            isinstance(opened, StreamedResults)
+            and plot is None
+            and reject is None
+            and not repair_swaps
+            and longtracks.can_run_in_pieces(filter, params, fps)
+        )
+        for index, track in enumerate(opened.tracks(long=longtracks.LONG) if in_pieces else opened.tracks()):
+            if isinstance(track, TrackOnDisk):
+                done = _denoise_long_track(
+                    track, summary, filter, params, fps, jitter_in, jitter_out, done, opened.num_records,
+                    progress, min_score=min_score, fill_missing=fill_missing, jump=jump, max_gap=max_gap,
+                    handled=handled, min_frames=method.min_frames,
+                )  # fmt: skip
+                segment_starts.append([])  # (only the plot reads them, and it takes no piece path)
+                continue
             present = track.present(min_score)  # (T, K)
             breaks = track_breaks(track.frames, track.keypoints, present, jump=jump, max_gap=max_gap)
             for br in breaks:
@@ -767,6 +784,53 @@ def denoise_file(
         draw(plot, track.frames, track.keypoints, keypoints, names, shown_joints, title, starts)
         summary.notes.append(f"plot of {', '.join(names[j] for j in shown_joints)} written to {plot}")
     return summary
+
+
+def _denoise_long_track(
+    track: TrackOnDisk,
+    summary: DenoiseSummary,
+    filter: str,
+    params: dict[str, Any],
+    fps: float,
+    jitter_in: list,
+    jitter_out: list,
+    done: int,
+    total: int,
+    progress: ProgressFn | None,
+    **options: Any,
+) -> int:
+    """`longtracks.denoise_in_pieces` of one track, added to the summary and the jitter sums as the
+    whole-track loop of `denoise_file` adds a track; returns the detections done so far."""
+    counted = [done]
+
+    def advance(n: int) -> None:
+        counted[0] += n
+        if progress is not None:
+            progress("denoise", counted[0], total)
+
+    result = longtracks.denoise_in_pieces(track, filter, params, fps, advance=advance, **options)
+    for br in result.splits:
+        summary.splits.append(
+            {"track": track.track_id, "frame": br.frame, "reason": br.reason, "amount": br.amount}
+        )
+    for first, last in result.short_segments:
+        summary.short_segments.append(
+            {
+                "track": track.track_id,
+                "first": first,
+                "last": last,
+                "frames": last - first + 1,
+                "needs": options["min_frames"],
+            }
+        )
+    summary.segments += result.segments
+    summary.missing_joints += result.missing_joints
+    summary.filled_joints += result.filled_joints
+    summary.changed_records += result.changed_records
+    for acc, (total_sum, count) in ((jitter_in, result.jitter_before), (jitter_out, result.jitter_after)):
+        acc[0] += total_sum
+        acc[1] += count
+    return counted[0]
 
 
 @contextmanager

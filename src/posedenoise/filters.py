@@ -161,22 +161,42 @@ def run_filter(
     filled = fill_gaps(x)
     empty = ~np.isfinite(filled)  # series without a finite sample
     filled = np.where(empty, 0.0, filled)
-    t = x.shape[0]
-    if name == "savgol":
-        window = min(odd_frames(p["window_s"], fps), t if t % 2 else t - 1)
-        if window <= p["polyorder"]:
-            out = filled  # too short for the fit: interpolated only
-        else:
-            from scipy.signal import savgol_filter  # half a second to import: only for the filters using it
+    return np.where(empty, np.nan, smooth_filled(name, filled, fps, p, x.shape[0]))
 
-            out = savgol_filter(filled, window, p["polyorder"], axis=0, mode="interp")
-    elif name == "gaussian":
-        out = gaussian_filter1d(
+
+def smooth_filled(name: str, filled: np.ndarray, fps: float, p: dict[str, Any], length: int) -> np.ndarray:
+    """Savitzky-Golay, Gaussian or Butterworth (resolved parameters `p`) along axis 0 of gap-free `filled`.
+
+    length: frames of the whole series `filled` is part of (the Savitzky-Golay window shrinks to fit it);
+    `filled` itself when it is the whole series. For a part, see `context_frames`."""
+    t = filled.shape[0]
+    if name == "savgol":
+        window = min(odd_frames(p["window_s"], fps), length if length % 2 else length - 1)
+        if window <= p["polyorder"]:
+            return filled  # too short for the fit: interpolated only
+        from scipy.signal import savgol_filter  # half a second to import: only for the filters using it
+
+        return savgol_filter(
+            filled, min(window, t if t % 2 else t - 1), p["polyorder"], axis=0, mode="interp"
+        )
+    if name == "gaussian":
+        return gaussian_filter1d(
             filled, p["sigma_s"] * fps, axis=0, mode="nearest", truncate=GAUSSIAN_TRUNCATE
         )
-    else:  # butterworth
-        out = butterworth(filled, fps, p["cutoff"], p["order"])
-    return np.where(empty, np.nan, out)
+    return butterworth(filled, fps, p["cutoff"], p["order"])
+
+
+def context_frames(name: str, p: dict[str, Any], fps: float) -> int | None:
+    """Frames either side that `smooth_filled` needs to give a frame the value it has over the whole series:
+    a part of a series with this many frames of context (or the series' end) on each side, smoothed with
+    the whole series' `length`, gives exactly the whole series' values (the same arithmetic on the same
+    numbers). The Savitzky-Golay edges are fitted to a whole window, hence a window and not half of one.
+    None: the filter reads the whole series (Butterworth's filtfilt, One Euro, Kalman/RTS)."""
+    if name == "gaussian":
+        return int(GAUSSIAN_TRUNCATE * float(p["sigma_s"] * fps) + 0.5) * 2 + 1  # scipy's radius, doubled
+    if name == "savgol":
+        return odd_frames(p["window_s"], fps)
+    return None
 
 
 def butterworth(x: np.ndarray, fps: float, cutoff: float = 6.0, order: int = 4) -> np.ndarray:
@@ -347,6 +367,7 @@ __all__ = [
     "REJECT_PARAMS",
     "Param",
     "butterworth",
+    "context_frames",
     "defaults",
     "delay_frames",
     "describe",
@@ -357,4 +378,5 @@ __all__ = [
     "resolve",
     "resolve_reject",
     "run_filter",
+    "smooth_filled",
 ]

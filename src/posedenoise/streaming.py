@@ -10,8 +10,11 @@ objects. `StreamedResults` never holds the document:
    one track at a time, and the new keypoints of each are spilled the same way;
 3. the file is decoded again and written out record by record with the new x, y: the same text as
    `tracks.write_tracks` writes for the whole document (one line in, one line out; indent 2 otherwise).
-Memory: a batch of records, one track, and 4 bytes per record (its track number). A file whose frames
-are out of order is followed after reading, with its frames and boxes in memory (40 bytes per record).
+Memory: a batch of records, one track, and 4 bytes per record (its track number). A long track can
+also be handed out as a `TrackOnDisk` (`tracks(long=...)`) and read and written a range at a time
+(`posedenoise.longtracks`), so that a finite-window filter needs a piece of it, not the whole. A file
+whose frames are out of order is followed after reading, with its frames and boxes in memory (40 bytes
+per record).
 
 Files that are not a COCO results list (or a dict holding one under "results") raise `NotStreamable`,
 and so do the rare ones this reader cannot take in one pass (a "layout" given after the results, whole
@@ -453,20 +456,25 @@ class StreamedResults:
     def __len__(self) -> int:
         return len(self.track_ids)
 
-    def tracks(self) -> Iterator[PersonTrack]:
+    def tracks(self, long: int | None = None) -> Iterator[PersonTrack | TrackOnDisk]:
+        """Each track as a `PersonTrack`, in order of first appearance; with `long`, a track of more than
+        `long` detections comes as a `TrackOnDisk` instead, to be read and written piece by piece."""
         k = self.k
         with open(self.dir / "track_values", "rb") as values, open(self.dir / "track_frames", "rb") as frames:
             for label in self.order.tolist():
                 track_id = self.track_ids[label]
                 start, count = int(self.starts[label]), int(self.counts[label])
-                rows = np.frombuffer(os.pread(values.fileno(), count * k * 3 * 8, start * k * 3 * 8))
-                rows = rows.reshape(count, k, 3)
                 frame = np.frombuffer(os.pread(frames.fileno(), count * 8, start * 8), dtype=np.int64)
                 order = np.argsort(frame, kind="stable")
                 frame = frame[order]
                 if count > 1 and (np.diff(frame) == 0).any():
                     dup = int(frame[1:][np.diff(frame) == 0][0])
                     raise InputError(self.path, f"track {track_id!r} has two detections in frame {dup}")
+                if long is not None and count > long:
+                    yield TrackOnDisk(self, track_id, frame, order, start)
+                    continue
+                rows = np.frombuffer(os.pread(values.fileno(), count * k * 3 * 8, start * k * 3 * 8))
+                rows = rows.reshape(count, k, 3)
                 yield PersonTrack(track_id, frame, rows[order, :, :2], rows[order, :, 2], order)
 
     def set_keypoints(self, index: int, track: PersonTrack, keypoints: np.ndarray) -> None:
@@ -477,6 +485,36 @@ class StreamedResults:
         with open(self.dir / "track_new", mode) as new:
             at = int(self.starts[self.order[index]])
             os.pwrite(new.fileno(), in_file_order.tobytes(), at * self.k * 2 * 8)
+
+    def _runs_of(self, start: int, positions: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+        """(first row on disk, rows, where in `positions`) of each run of consecutive rows among
+        `start + positions` (a track's records in file order): one run for a file in frame order."""
+        rows = start + positions
+        order = np.argsort(rows, kind="stable")
+        ranked = rows[order]
+        cuts = np.flatnonzero(np.diff(ranked) != 1) + 1
+        return [
+            (int(run[0]), len(run), where)
+            for run, where in zip(np.split(ranked, cuts), np.split(order, cuts), strict=True)
+        ]
+
+    def read_rows(self, start: int, positions: np.ndarray) -> np.ndarray:
+        """(n, K, 3) x, y, score of the records `positions` (in the track's file order) of a track."""
+        k = self.k
+        out = np.empty((len(positions), k, 3))
+        with open(self.dir / "track_values", "rb") as values:
+            for first, n, where in self._runs_of(start, positions):
+                block = os.pread(values.fileno(), n * k * 24, first * k * 24)
+                out[where] = np.frombuffer(block).reshape(n, k, 3)
+        return out
+
+    def write_rows(self, start: int, positions: np.ndarray, keypoints: np.ndarray) -> None:
+        """The new (n, K, 2) keypoints of the records `positions` of a track (see `read_rows`)."""
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        mode = "r+b" if (self.dir / "track_new").exists() else "wb"
+        with open(self.dir / "track_new", mode) as new:
+            for first, _, where in self._runs_of(start, positions):
+                os.pwrite(new.fileno(), np.ascontiguousarray(keypoints[where]).tobytes(), first * self.k * 16)
 
     # ------------------------------------------------------------------------- writing
 
@@ -588,6 +626,32 @@ class StreamedResults:
             out.write("\n")
 
 
+class TrackOnDisk:
+    """A track of a `StreamedResults` left on disk: its frame numbers in memory (8 bytes a detection and 8
+    for where each is in the file), its keypoints read and written a range of detections at a time."""
+
+    def __init__(
+        self, source: StreamedResults, track_id: Any, frames: np.ndarray, order: np.ndarray, start: int
+    ):
+        self.source, self.track_id = source, track_id
+        self.frames = frames  # (T,) int64, increasing
+        self.records = order  # (T,) int64: each detection's place among the track's records in the file
+        self._start = start
+        self.num_keypoints = source.k
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def read(self, rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+        """(n, K, 2) keypoints and (n, K) scores of the detections `rows` (indices in frame order)."""
+        values = self.source.read_rows(self._start, self.records[rows])
+        return values[..., :2], values[..., 2]
+
+    def write(self, rows: slice, keypoints: np.ndarray) -> None:
+        """The new (n, K, 2) keypoints of the detections `rows`: every detection is written once."""
+        self.source.write_rows(self._start, self.records[rows], keypoints)
+
+
 def _dumped(value: Any, indent: int | None, level: int) -> str:
     """`value` as `json.dumps(document, indent=indent)` writes it at nesting depth `level`."""
     if indent is None:
@@ -604,4 +668,4 @@ def _member(key: str, value: Any, indent: int | None) -> str:
     return f"{' ' * indent}{json.dumps(key)}: {text}"
 
 
-__all__ = ["NotStreamable", "StreamedResults"]
+__all__ = ["NotStreamable", "StreamedResults", "TrackOnDisk"]
