@@ -392,8 +392,12 @@ class StreamedResults:
         cut = len(frames) if final else int(np.searchsorted(frames, frames[-1], side="left"))
         if cut:
             starts = np.flatnonzero(np.r_[True, frames[1:cut] != frames[: cut - 1]])
-            for s, e in zip(starts.tolist(), [*starts[1:].tolist(), cut], strict=True):
-                self.labels.append(self.associator.frame(int(frames[s]), boxes[s:e]).astype(np.int32))
+            labels = [
+                self.associator.frame(int(frames[s]), boxes[s:e])
+                for s, e in zip(starts.tolist(), [*starts[1:].tolist(), cut], strict=True)
+            ]
+            # one array per batch, not per frame: 90,000 frames of small arrays took 10 MB more
+            self.labels.append(np.concatenate(labels).astype(np.int32))
             self.last_frame = int(frames[cut - 1])
         self.pending = (frames[cut:], boxes[cut:])
 
@@ -423,7 +427,8 @@ class StreamedResults:
             self.track_ids = list(range(int(labels.max()) + 1))
         # tracks in order of their first record, as `read_tracks` lists them
         first = np.full(len(self.track_ids), n)
-        np.minimum.at(first, labels, np.arange(n))
+        for lo in range(0, n, BATCH * 64):  # a block at a time: record numbers take 8 bytes each
+            np.minimum.at(first, labels[lo : lo + BATCH * 64], np.arange(lo, min(n, lo + BATCH * 64)))
         self.order = np.argsort(first, kind="stable")  # the label of the 1st, 2nd, ... track
         self.labels = labels  # (N,) int32: the track of each record
         self.counts = np.bincount(labels, minlength=len(self.track_ids))
