@@ -8,7 +8,9 @@ The sample has no ground truth, so it prints what can be checked without one:
 - elsewhere, how far the model's joints lie from the Gaussian filter's (median and 95th percentile, px):
   a model that invents no motion stays within a few pixels of a smoothing.
 
-    python examples/posetcn_real_sample.py [SAMPLE.json]
+    python examples/posetcn_real_sample.py [SAMPLE.json [MODEL]]
+
+MODEL is a checkpoint or shipped name (default: the shipped real-track model).
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ def swap_repaired(frames: np.ndarray, keypoints: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    src = sample_path(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    src = sample_path(argv[:1])
+    checkpoint = argv[1] if len(argv) > 1 else None  # None: the shipped posetcn
     with tempfile.TemporaryDirectory() as tmp:
-        model = denoise_file(src, Path(tmp) / "model.json")  # the shipped posetcn
+        model = denoise_file(src, Path(tmp) / "model.json", checkpoint)
         gauss = denoise_file(src, Path(tmp) / "gauss.json", filter="gaussian")
         raw = read_tracks(src).tracks[0]
         m = read_tracks(Path(tmp) / "model.json").tracks[0]

@@ -9,7 +9,7 @@ import torch
 
 from posedenoise.checkpoint import save_checkpoint
 from posedenoise.denoise import denoise_file
-from posedenoise.errors import PoseDenoiseError
+from posedenoise.errors import InputError, PoseDenoiseError
 from posedenoise.heatmaps import argmax_subpixel, render_subpixel
 from posedenoise.layout import BLAZEPOSE33, COCO17, JOINT_INDEX
 from posedenoise.models import create_model
@@ -22,7 +22,14 @@ from posedenoise.trackdata import (
     track_features,
 )
 from posedenoise.tracks import read_tracks
-from posedenoise.tracktrain import TrackTrainConfig, fit_tracks, predict_tracks, track_scores
+from posedenoise.tracktrain import (
+    TrackTrainConfig,
+    fit_tracks,
+    predict_tracks,
+    swap_loss,
+    track_loss,
+    track_scores,
+)
 
 
 def person(t, k, height, seed=0):
@@ -165,6 +172,67 @@ def test_swap_repair_is_scored_against_the_partner():
     g = torch.Generator().manual_seed(0)
     batch = CleanTracks(clean.coords, clean.visible, clean.torso)
     assert simulate_detector(batch, g).coords.shape == clean.coords.shape
+
+
+def test_an_untrained_swap_detector_changes_nothing_and_init_from_fills_it_fresh(tmp_path):
+    from posedenoise.checkpoint import load_weights_into
+
+    torch.manual_seed(0)
+    plain = create_model("posetcn", channels=16, dilations=(1, 2))
+    torch.nn.init.normal_(plain.head.weight, std=0.1)  # a "trained" filter that moves joints
+    save_checkpoint(tmp_path / "plain.pt", plain, {"model": "posetcn", "model_options": {}})
+    with_detector = create_model("posetcn", channels=16, dilations=(1, 2), swap_channels=8)
+    load_weights_into(with_detector, tmp_path / "plain.pt", "posetcn")  # the detector starts fresh
+    clean = synthetic_clean_tracks(2, seed=4, frames=40)
+    noisy = eval_detector(clean, seed=4, level=1.0)
+    a = predict_tracks(plain, noisy.coords, noisy.present, noisy.confidence)
+    b = predict_tracks(with_detector, noisy.coords, noisy.present, noisy.confidence)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    other = create_model("posetcn", channels=8, dilations=(1, 2))
+    with pytest.raises(InputError, match="weights do not fit"):
+        load_weights_into(other, tmp_path / "plain.pt", "posetcn")
+
+
+def test_a_detected_swap_is_put_back_before_the_filter():
+    from posedenoise.layout import FLIP_PAIRS
+    from posedenoise.models.posetcn import unswap
+
+    clean = synthetic_clean_tracks(1, seed=4, frames=20)
+    noisy = eval_detector(clean, seed=4, level=0.1)
+    feats = track_features(noisy.coords, noisy.present, noisy.confidence)
+    x = torch.from_numpy(feats.features)
+    swapped = torch.zeros(x.shape[:3], dtype=torch.bool)
+    left, right = JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"]
+    swapped[0, 5:9, [left, right]] = True
+    moved, shift = unswap(x, swapped, torch.as_tensor(FLIP_PAIRS))
+    torch.testing.assert_close(moved[0, 5:9, left, :4], x[0, 5:9, right, :4])  # position, score, detected
+    torch.testing.assert_close(moved[0, 5:9, left, 4:8], x[0, 5:9, left, :4])  # its partner is the other
+    assert torch.equal(moved[0, :5], x[0, :5]) and (shift[0, :5] == 0).all()
+    torch.testing.assert_close(x[..., :2] + shift, moved[..., :2])
+
+
+def test_the_acceleration_loss_penalises_an_estimate_that_trembles_around_the_truth():
+    clean = synthetic_clean_tracks(2, seed=6, frames=40)
+    noisy = eval_detector(clean, seed=6, level=0.5)
+    feats = track_features(noisy.coords, noisy.present, noisy.confidence)
+    target = (clean.coords - feats.filled) / feats.scale[:, None, None, None]
+    offset = np.full(target.shape, 0.02)
+    steady = torch.from_numpy(target + offset).float()  # off by a constant
+    tremble = torch.from_numpy(target + offset * np.where(np.arange(40) % 2, 1, -1)[None, :, None, None])
+    loss = lambda c, w: track_loss(c.float(), feats, clean.coords, noisy.present, w).item()  # noqa: E731
+    assert loss(steady, 0.0) == pytest.approx(loss(tremble, 0.0), rel=1e-4)  # same distance to the truth
+    assert loss(tremble, 1.0) > loss(steady, 1.0) + 0.05  # but it shakes
+
+
+def test_the_swap_loss_counts_pairs_with_a_detection():
+    logits = torch.full((1, 3, 25), -5.0)
+    swapped = np.zeros((1, 3, 25), dtype=bool)
+    present = np.ones((1, 3, 25), dtype=bool)
+    low = swap_loss(logits, swapped, present).item()
+    swapped[0, 1, [JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"]]] = True
+    assert swap_loss(logits, swapped, present).item() > low + 0.1
+    present[0, 1, [JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"]]] = False
+    assert swap_loss(logits, swapped, present).item() == pytest.approx(low)  # nothing seen, nothing scored
 
 
 # ----------------------------------------------------------------------------- the shipped model

@@ -115,6 +115,14 @@ def load_weights_into(model: torch.nn.Module, path: str | Path, model_name: str)
     if init["meta"]["model"] != model_name:
         raise InputError(path, f"is a {init['meta']['model']} checkpoint, not {model_name}")
     try:
-        model.load_state_dict(init["state_dict"])
+        result = model.load_state_dict(init["state_dict"], strict=False)
     except RuntimeError as exc:
         raise InputError(path, f"weights do not fit ({str(exc).splitlines()[0]})") from None
+    # a part the model added since the checkpoint was made (e.g. posetcn's swap detector) may start fresh
+    optional = tuple(getattr(model, "optional_modules", ()))
+    missing = (
+        [k for k in result.missing_keys if not k.startswith(optional)] if optional else result.missing_keys
+    )
+    if missing or result.unexpected_keys:
+        keys = ", ".join((missing + result.unexpected_keys)[:3])
+        raise InputError(path, f"weights do not fit (missing or unexpected: {keys})")

@@ -379,6 +379,9 @@ def train(
     ] = None,
     steps: Annotated[int, typer.Option(help="posetcn: optimizer steps.")] = 2500,
     videos: Annotated[int, typer.Option(help="posetcn: synthetic training videos.")] = 2000,
+    accel_weight: Annotated[
+        float, typer.Option(help="posetcn: weight of the acceleration loss (smoothness against the truth).")
+    ] = 0.0,
     data: DataOpt = Path("data/prepared"),
     runs: RunsOpt = Path("runs"),
 ) -> None:
@@ -393,8 +396,9 @@ def train(
         from posedenoise.tracktrain import TrackTrainConfig, fit_tracks
 
         config = TrackTrainConfig(
-            model=model, steps=steps, videos=videos, seed=seed,
-            init_from=str(init_from) if init_from else None, **({"lr": lr} if lr is not None else {}),
+            model=model, model_options=_model_options(model, model_option), steps=steps, videos=videos,
+            seed=seed, init_from=str(init_from) if init_from else None, accel_weight=accel_weight,
+            **({"lr": lr} if lr is not None else {}),
         )  # fmt: skip
         with ProgressView() as view:
             result = fit_tracks(config, Path(runs) / model, resume=resume, callback=view.train_event)

@@ -63,6 +63,8 @@ class TrackTrainConfig:
     val_every: int = 250
     fixed_noise: bool = False  # the same detector noise at every step (overfitting checks)
     init_from: str | None = None  # checkpoint (or shipped name) whose weights training starts from
+    swap_weight: float = 1.0  # weight of the swap detector's loss (models with one)
+    accel_weight: float = 0.0  # weight of the acceleration loss (smoothness measured against the truth)
 
     def __post_init__(self) -> None:
         counts = {"--steps": self.steps, "--videos": self.videos, "batch_size": self.batch_size,
@@ -74,6 +76,10 @@ class TrackTrainConfig:
             raise PoseDenoiseError(f"frames must be an integer >= 8, got {self.frames!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise PoseDenoiseError(f"--lr must be a positive number, got {self.lr}")
+        for name in ("swap_weight", "accel_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise PoseDenoiseError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
         if self.seed < 0 or self.data_seed < 0 or self.val_seed < 0:
             raise PoseDenoiseError("seeds must be non-negative")
 
@@ -90,18 +96,38 @@ UNSEEN_WEIGHT = 0.1  # weight of joints never detected in a crop (a layout witho
 
 
 def track_loss(
-    corrections: torch.Tensor, feats, clean_coords: np.ndarray, present: np.ndarray
+    corrections: torch.Tensor, feats, clean_coords: np.ndarray, present: np.ndarray, accel_weight: float = 0.0
 ) -> torch.Tensor:
     """Mean distance, in units of the track's size, between the corrected joints and the truth, over every
     joint of every frame (the synthetic people have all of them, occluded ones included). Joints never
     detected in a crop count `UNSEEN_WEIGHT` as much: guessing a hand nobody saw should not drown the
-    corrections of what was seen."""
+    corrections of what was seen.
+
+    With `accel_weight`, plus that weight times the mean distance between the estimate's acceleration
+    (second difference over frames) and the truth's: a distance loss alone tolerates an estimate that
+    trembles around the truth, which a viewer sees as jitter (as SmoothNet's loss does)."""
     filled = torch.from_numpy(feats.filled).float()  # (B, T, K, 2) pixels
     scale = torch.from_numpy(feats.scale).float()[:, None, None, None]
     target = (torch.from_numpy(clean_coords).float() - filled) / scale  # the ideal correction
     seen = torch.from_numpy(np.asarray(present).any(axis=1))  # (B, K)
     weight = torch.where(seen, 1.0, UNSEEN_WEIGHT)[:, None, :].expand(corrections.shape[:-1])  # (B, T, K)
-    return ((corrections - target).norm(dim=-1) * weight).sum() / weight.sum()
+    error = corrections - target  # (B, T, K, 2)
+    loss = (error.norm(dim=-1) * weight).sum() / weight.sum()
+    if accel_weight:
+        accel = error[:, 2:] - 2 * error[:, 1:-1] + error[:, :-2]  # the estimate's minus the truth's
+        w = weight[:, 1:-1]
+        loss = loss + accel_weight * (accel.norm(dim=-1) * w).sum() / w.sum()
+    return loss
+
+
+def swap_loss(logits: torch.Tensor, swapped: np.ndarray, present: np.ndarray) -> torch.Tensor:
+    """Binary cross-entropy of the swap detector's logits (B, T, K) against the pairs the simulated detector
+    inverted, over frames where at least one joint of the pair was detected (the nose has no pair)."""
+    flip = torch.as_tensor(FLIP_PAIRS[: logits.shape[-1]])
+    present = torch.from_numpy(np.asarray(present, dtype=bool))
+    counted = (present | present[..., flip]) & (flip != torch.arange(len(flip)))
+    target = torch.from_numpy(np.asarray(swapped, dtype=bool)).float()
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[counted], target[counted])
 
 
 def predict_tracks(model: torch.nn.Module, noisy_coords, present, confidence) -> np.ndarray:
@@ -189,8 +215,13 @@ def fit_tracks(
             g.manual_seed(config.seed)
         noisy = simulate_detector(batch, g)
         feats = track_features(noisy.coords, noisy.present, noisy.confidence)
-        corrections = model(torch.from_numpy(feats.features))
-        loss = track_loss(corrections, feats, batch.coords, noisy.present)
+        x = torch.from_numpy(feats.features)
+        corrections, swap_logits = (
+            model.forward_with_swaps(x) if hasattr(model, "forward_with_swaps") else (model(x), None)
+        )
+        loss = track_loss(corrections, feats, batch.coords, noisy.present, config.accel_weight)
+        if swap_logits is not None:
+            loss = loss + config.swap_weight * swap_loss(swap_logits, noisy.swapped, noisy.present)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
