@@ -779,8 +779,8 @@ def denoise(
         typer.Option(
             "--repair-swaps/--no-repair-swaps",
             help="First swap left/right pairs back where the other assignment fits the motion much better "
-            "(before --reject, the filter or the model). Default: on for the real-track model "
-            "posetcn, off otherwise.",
+            "(before --reject, the filter or the model). Default: on for a real-track model without "
+            "its own swap detector, off otherwise (the shipped posetcn has one).",
             show_default=False,
         ),
     ] = None,

@@ -403,8 +403,9 @@ class ModelMethod:
 
     @property
     def repairs_swaps_by_default(self) -> bool:
-        # a real-track model fixes a swap the repair missed less surely than it fixes jitter
-        return self.on_tracks
+        # a real-track model fixes a swap the repair missed less surely than it fixes jitter, unless it
+        # finds swaps itself (the shipped posetcn): then it does better alone (its model card)
+        return self.on_tracks and getattr(self.model, "swap_detector", None) is None
 
     @property
     def min_frames(self) -> int:
@@ -513,7 +514,9 @@ def _choose_method(
         model, meta = load_model(checkpoint, device)
         if getattr(model, "input_kind", None) == "tracks":
             step = 1
-            description = f"model {meta.get('shipped_name', meta['model'])} (whole tracks)"
+            finds_swaps = getattr(model, "swap_detector", None) is not None
+            detector = ", finding left/right swaps itself" if finds_swaps else ""
+            description = f"model {meta.get('shipped_name', meta['model'])} (whole tracks{detector})"
         else:
             from posedenoise.noise import Experiment
 

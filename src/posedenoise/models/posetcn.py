@@ -48,6 +48,7 @@ class PoseTCNConfig:
     kernel_size: int = 3  # taps of each dilated temporal convolution (odd)
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 2, 1)  # one residual block each; field 1 + 2 * 66 = 133
     swap_channels: int = 0  # features per frame of the whole-body swap detector (0: no detector)
+    swap_threshold: float = 0.0  # logit above which the detector puts a pair back (0: probability 0.5)
 
     def __post_init__(self) -> None:
         self.dilations = tuple(int(d) for d in self.dilations)
@@ -172,7 +173,7 @@ class PoseTCN(nn.Module):
         logits, moved = None, 0.0
         if self.swap_detector is not None:
             logits = self.swap_detector(features)
-            features, moved = unswap(features, logits > 0, self.swap_detector.flip)
+            features, moved = unswap(features, logits > self.config.swap_threshold, self.swap_detector.flip)
         h = (self.embed(features) + self.joint_embedding).transpose(1, 2)  # (B, K, T, C)
         for block in self.blocks:
             h = block(h)
