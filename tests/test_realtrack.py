@@ -263,6 +263,7 @@ def test_the_shipped_model_beats_every_tuned_smoother_on_held_out_tracks():
     for alpha in ("0.05", "0.1", "0.2"):
         smoothers = max(rows[m][f"pck@{alpha}"] for m in ("gaussian", "savgol", "oneeuro"))
         assert rows["model"][f"pck@{alpha}"] > smoothers, alpha
+    assert rows["model"]["swap_repair"] >= 0.75 > max(rows[m]["swap_repair"] for m in ("gaussian", "savgol"))
 
 
 def test_the_shipped_model_puts_back_an_injected_whole_body_swap(tmp_path):
@@ -277,8 +278,9 @@ def test_the_shipped_model_puts_back_an_injected_whole_body_swap(tmp_path):
     detected[swap] = detected[swap][:, FLIP_PAIRS]  # every left/right pair inverted for six frames
     src, out = tmp_path / "in.json", tmp_path / "out.json"
     coco_results(src, detected, layout="layout25")
-    summary = denoise_file(src, out)  # swap repair runs first by default before a track model
-    assert "shipped real-track model posetcn" in " ".join(summary.notes) and summary.swaps
+    summary = denoise_file(src, out)  # the shipped model finds the swap itself
+    assert "shipped real-track model posetcn" in " ".join(summary.notes)
+    assert "finding left/right swaps itself" in summary.method
     result = read_tracks(out).tracks[0].keypoints
     own = moved(result[swap], track[swap])
     other = moved(result[swap], track[swap][:, FLIP_PAIRS])
