@@ -300,7 +300,7 @@ def test_on_the_real_sample_the_whole_body_swap_is_put_back_without_inventing_mo
         pytest.skip("the real MediaPipe sample is not in this checkout")
     figures = example.main([])
     assert figures["swap_68_72_repaired_model"] >= 0.8 > figures["swap_68_72_repaired_raw"]
-    assert figures["jitter_model"] < 0.5 * figures["jitter_raw"]
+    assert figures["jitter_model"] <= figures["jitter_gaussian"] < 0.5 * figures["jitter_raw"]
     assert figures["model_vs_gaussian_px_median"] < 6.0  # elsewhere a smoothing, no invented motion
 
 
