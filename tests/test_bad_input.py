@@ -234,6 +234,8 @@ CASES = [
     ("train-noise-option-form", ["train", "--model", "conv3d", "--noise", "realistic", "--noise-option", "oops", "--data", "{data}", "--runs", "{tmp}/r"], ["KEY=VALUE"]),
     ("train-noise-option-key", ["train", "--model", "conv3d", "--noise", "realistic", "--noise-option", "bogus=1", "--data", "{data}", "--runs", "{tmp}/r"], ["bogus", "swap_rate"]),
     ("train-noise-option-nan", ["train", "--model", "conv3d", "--noise", "realistic", "--noise-option", "swap_rate=nan", "--data", "{data}", "--runs", "{tmp}/r"], ["swap_rate"]),
+    ("train-noise-unknown", ["train", "--model", "conv3d", "--noise", "bogus", "--data", "{data}", "--runs", "{tmp}/r"], ["--noise", "chapter", "realistic"]),
+    ("evaluate-baseline-noise-unknown", ["evaluate", "identity", "--shift", "1", "--experiment", "1", "--noise", "bogus", "--data", "{data}", "--runs", "{tmp}/r"], ["--noise", "realistic"]),
     ("train-noise-option-chapter", ["train", "--model", "conv3d", "--noise-option", "swap_rate=0.1", "--data", "{data}", "--runs", "{tmp}/r"], ["realistic"]),
     # train: data and runs
     ("train-data-missing", ["train", "--model", "conv3d", "--data", "{tmp}/nodata", "--runs", "{tmp}/r"], ["nodata"]),

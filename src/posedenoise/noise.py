@@ -544,7 +544,7 @@ def register_noise_profile(cls: type[NoiseProfile]) -> type[NoiseProfile]:
 def make_noise(name: str = "chapter", options: dict | None = None) -> NoiseProfile:
     """The profile a run names: "chapter" (Tables 1-4) or "realistic", with `options`."""
     if name not in NOISE_PROFILES:
-        raise PoseDenoiseError(f"noise must be one of {', '.join(NOISE_PROFILES)}, got {name!r}")
+        raise PoseDenoiseError(f"--noise must be one of {', '.join(NOISE_PROFILES)}, got {name!r}")
     return NOISE_PROFILES[name].from_options(dict(options or {}))
 
 
