@@ -7,170 +7,39 @@ Every model is an `nn.Module` with
 `predict_coords` and `predict_heatmaps` give either output from any model.
 
 A model registers a factory `fn(**options) -> nn.Module` with `@register_model(name, display_name=...,
-config=ConfigClass)`; the options a factory accepts are the fields of its config dataclass.
+config=ConfigClass)` above it, in the model's own file (`registry.py`); the options a factory accepts are the
+fields of its config dataclass.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from posedenoise.errors import PoseDenoiseError
 from posedenoise.heatmaps import argmax as heatmap_argmax
 from posedenoise.heatmaps import argmax_subpixel, render
+
+# every model file registers its builders on import: a new model is a new file and a line here
 from posedenoise.models.conv3d import Conv3dConfig, Conv3dDenoiser
 from posedenoise.models.convlstm import BiConvLSTMConcat, BiConvLSTMConfig, BiConvLSTMSum
 from posedenoise.models.deciwatch import DeciWatch, DeciWatchConfig
 from posedenoise.models.glorot import init_weights
 from posedenoise.models.identity import Identity, IdentityConfig
 from posedenoise.models.posetcn import PoseTCN, PoseTCNConfig
-
-
-@dataclass(frozen=True)
-class _Entry:
-    factory: Callable[..., nn.Module]
-    display_name: str  # as in the chapter's tables
-    config: type  # the dataclass whose fields are the factory's options
-    input: str  # "windows": 5-frame heatmap windows (the chapter's); "tracks": whole tracks of coordinates
-    study: bool  # one of the chapter's trainable architectures (the 24-run grid, Tables 1-4)
-
-
-INPUTS = ("windows", "tracks")
-
-
-_REGISTRY: dict[str, _Entry] = {}
-
-
-def register_model(
-    name: str, *, display_name: str, config: type, input: str = "windows", study: bool = False
-) -> Callable:
-    """Decorator registering `factory(**options) -> nn.Module` under `name` (see `_Entry` for the fields).
-    Study models are listed in the order they register: the order of the chapter's tables."""
-
-    def decorate(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
-        if not dataclasses.is_dataclass(config):
-            raise TypeError(f"config of model {name!r} must be a dataclass")
-        if input not in INPUTS:
-            raise ValueError(f"input of model {name!r} must be one of {INPUTS}")
-        _REGISTRY[name] = _Entry(factory, display_name, config, input, study)
-        return factory
-
-    return decorate
-
-
-def list_models(input: str | None = None, study: bool | None = None) -> list[str]:
-    """The registered model names, sorted; only those taking `input` and/or (not) in the study if given."""
-    return sorted(
-        name
-        for name, e in _REGISTRY.items()
-        if (input is None or e.input == input) and (study is None or e.study == study)
-    )
-
-
-def study_models() -> tuple[str, ...]:
-    """The chapter's trainable architectures, in the order of its tables."""
-    return tuple(name for name, e in _REGISTRY.items() if e.study)
-
-
-def display_name(name: str) -> str:
-    return _entry(name).display_name
-
-
-def model_input(name: str) -> str:
-    """ "windows" or "tracks" (see `_Entry`)."""
-    return _entry(name).input
-
-
-def _entry(name: str) -> _Entry:
-    if name not in _REGISTRY:
-        raise PoseDenoiseError(f"unknown model {name!r}; valid models: {', '.join(list_models())}")
-    return _REGISTRY[name]
-
-
-def model_options(name: str) -> dict[str, object]:
-    """The options `name` accepts, with their defaults."""
-    return {f.name: f.default for f in dataclasses.fields(_entry(name).config)}
-
-
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
-
-
-def parse_model_options(name: str, pairs: dict[str, str]) -> dict[str, object]:
-    """Options of model `name` given as text (`--model-option KEY=VALUE`), converted to the type of each
-    option's default (bool: true/false, yes/no, on/off, 1/0)."""
-    valid = model_options(name)
-    unknown = sorted(set(pairs) - set(valid))
-    if unknown:
-        raise PoseDenoiseError(
-            f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid options: "
-            f"{', '.join(valid) if valid else 'none'}"
-        )
-    options: dict[str, object] = {}
-    for key, text in pairs.items():
-        kind = type(valid[key])
-        value = text.strip()
-        if kind is bool:
-            if value.lower() not in _TRUE + _FALSE:
-                raise PoseDenoiseError(f"model option {key} of {name!r}: {text!r} is not true or false")
-            options[key] = value.lower() in _TRUE
-            continue
-        try:
-            options[key] = kind(value) if kind in (int, float) else value
-        except ValueError:
-            raise PoseDenoiseError(
-                f"model option {key} of {name!r}: {text!r} is not {'an' if kind is int else 'a'} "
-                f"{'integer' if kind is int else 'number'}"
-            ) from None
-    return options
-
-
-def create_model(name: str, **options) -> nn.Module:
-    """Build model `name` with `options` overriding its config defaults (weights Glorot-initialised from
-    torch's global RNG: seed with `torch.manual_seed` for reproducible weights)."""
-    entry = _entry(name)
-    valid = model_options(name)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        accepted = ", ".join(valid) if valid else "none"
-        raise PoseDenoiseError(
-            f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid options: {accepted}"
-        )
-    return entry.factory(**options)
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    name: str  # registry / CLI name
-    display_name: str  # as in the chapter's tables
-    output_kind: str  # "heatmaps" or "coords"
-    num_params: int  # at the default options
-    options: dict  # option -> default
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def model_info(name: str) -> ModelSummary:
-    """Name, display name, output kind and parameter count (at defaults) of model `name`."""
-    entry = _entry(name)
-    with torch.random.fork_rng(devices=[]):  # building the model must not move the caller's RNG
-        model = entry.factory()
-    return ModelSummary(
-        name, entry.display_name, model.output_kind, count_parameters(model), model_options(name)
-    )
-
-
-def model_summaries() -> list[ModelSummary]:
-    """`model_info` of every registered model, in `list_models()` order."""
-    return [model_info(name) for name in list_models()]
-
+from posedenoise.models.registry import (
+    ModelSummary,
+    count_parameters,
+    create_model,
+    display_name,
+    list_models,
+    model_info,
+    model_input,
+    model_options,
+    model_summaries,
+    parse_model_options,
+    register_model,
+    study_models,
+)
 
 # ----------------------------------------------------------------------------- outputs of any model
 
@@ -194,39 +63,6 @@ def predict_heatmaps(model: nn.Module, x: torch.Tensor, sigma_out: float = 1.0) 
     size = x.shape[-1]
     present = torch.ones(out.shape[:-1], dtype=torch.bool, device=out.device)  # (B, T, K)
     return render(out.float(), present, sigma_out, size=size)
-
-
-# ----------------------------------------------------------------------------- the registered models
-
-
-@register_model("conv3d", display_name="3DConv", config=Conv3dConfig, study=True)
-def conv3d(**options) -> Conv3dDenoiser:
-    return Conv3dDenoiser(Conv3dConfig(**options))
-
-
-@register_model("deciwatch", display_name="DeciWatch", config=DeciWatchConfig, study=True)
-def deciwatch(**options) -> DeciWatch:
-    return DeciWatch(DeciWatchConfig(**options))
-
-
-@register_model("convlstm-s", display_name="bi-ConvLSTM Model S", config=BiConvLSTMConfig, study=True)
-def convlstm_s(**options) -> BiConvLSTMSum:
-    return BiConvLSTMSum(BiConvLSTMConfig(**options))
-
-
-@register_model("convlstm-c", display_name="bi-ConvLSTM Model C", config=BiConvLSTMConfig, study=True)
-def convlstm_c(**options) -> BiConvLSTMConcat:
-    return BiConvLSTMConcat(BiConvLSTMConfig(**options))
-
-
-@register_model("identity", display_name="Identity function", config=IdentityConfig)
-def identity(**options) -> Identity:
-    return Identity(IdentityConfig(**options))
-
-
-@register_model("posetcn", display_name="PoseTCN (real tracks)", config=PoseTCNConfig, input="tracks")
-def posetcn(**options) -> PoseTCN:
-    return PoseTCN(PoseTCNConfig(**options))
 
 
 __all__ = [

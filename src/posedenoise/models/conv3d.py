@@ -15,6 +15,7 @@ from torch import nn
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.models.glorot import init_weights
 from posedenoise.models.inference import chunked_inference
+from posedenoise.models.registry import register_model
 
 
 @dataclass
@@ -64,3 +65,8 @@ class Conv3dDenoiser(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last_3d)
         y = self.conv(x).relu_()  # (B, K, T, H, W); in place: the convolution's backward needs only its input
         return y.permute(0, 2, 1, 3, 4)  # (B, T, K, H, W)
+
+
+@register_model("conv3d", display_name="3DConv", config=Conv3dConfig, study=True, table_order=1)
+def conv3d(**options) -> Conv3dDenoiser:
+    return Conv3dDenoiser(Conv3dConfig(**options))

@@ -33,6 +33,7 @@ from torch import nn
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.models.glorot import glorot_bound, init_weights
 from posedenoise.models.inference import chunked_inference
+from posedenoise.models.registry import register_model
 
 
 @dataclass
@@ -205,3 +206,17 @@ class BiConvLSTMConcat(BiConvLSTM):
         b = fold_time(self.backward_branch, self.backward_lstm(x))  # (B, T, D, H, W)
         y = fold_time(self.fuse, torch.cat([f, b], dim=2))  # (B, T, 2D, H, W) -> (B, T, K, H, W)
         return y.contiguous()  # the plain layout whatever the convolutions used
+
+
+@register_model(
+    "convlstm-s", display_name="bi-ConvLSTM Model S", config=BiConvLSTMConfig, study=True, table_order=3
+)
+def convlstm_s(**options) -> BiConvLSTMSum:
+    return BiConvLSTMSum(BiConvLSTMConfig(**options))
+
+
+@register_model(
+    "convlstm-c", display_name="bi-ConvLSTM Model C", config=BiConvLSTMConfig, study=True, table_order=4
+)
+def convlstm_c(**options) -> BiConvLSTMConcat:
+    return BiConvLSTMConcat(BiConvLSTMConfig(**options))

@@ -35,6 +35,7 @@ from torch import nn
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.heatmaps import argmax as heatmap_argmax
 from posedenoise.models.glorot import init_weights
+from posedenoise.models.registry import register_model
 
 
 @dataclass
@@ -206,3 +207,8 @@ class DeciWatch(nn.Module):
             h = layer(h, pos, memory, visible_pos)
         recovered = interp.transpose(1, 2) + self.decoder_unembed(self.decoder_norm(h))  # (B, T, 2K)
         return recovered.float().unflatten(2, (K, 2)) * scale  # (B, T, K, 2) grid pixels
+
+
+@register_model("deciwatch", display_name="DeciWatch", config=DeciWatchConfig, study=True, table_order=2)
+def deciwatch(**options) -> DeciWatch:
+    return DeciWatch(DeciWatchConfig(**options))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from posedenoise.models.registry import register_model
+
 
 @dataclass
 class IdentityConfig:
@@ -23,3 +25,8 @@ class Identity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x  # (B, T, K, H, W) -> (B, T, K, H, W)
+
+
+@register_model("identity", display_name="Identity function", config=IdentityConfig)
+def identity(**options) -> Identity:
+    return Identity(IdentityConfig(**options))

@@ -36,6 +36,7 @@ from torch import nn
 
 from posedenoise.errors import PoseDenoiseError
 from posedenoise.layout import FLIP_PAIRS
+from posedenoise.models.registry import register_model
 
 OUTPUT_SCALE = 0.1  # corrections are produced in tenths of the track's size (typical errors are ~0.05)
 JOINT_FEATURES = 10  # own x, y, confidence, detected; the partner's four; the centre's velocity x, y
@@ -182,3 +183,8 @@ class PoseTCN(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.forward_with_swaps(features)[0]
+
+
+@register_model("posetcn", display_name="PoseTCN (real tracks)", config=PoseTCNConfig, input="tracks")
+def posetcn(**options) -> PoseTCN:
+    return PoseTCN(PoseTCNConfig(**options))
