@@ -26,7 +26,7 @@ def tiny_tracks() -> list[Track]:
 
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory, tiny_tracks) -> Path:
-    """A prepared dataset folder (SPEC section 11) of `tiny_tracks`. Read-only: tests that need other
+    """A prepared dataset folder of `tiny_tracks`. Read-only: tests that need other
     data prepare their own."""
     out = tmp_path_factory.mktemp("tiny") / "prepared"
     prepare_dataset(tiny_tracks, out, seed=0)

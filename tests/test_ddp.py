@@ -1,4 +1,4 @@
-"""Multi-process training (SPEC section 8): two gloo processes on CPU started by torchrun train one run with
+"""Multi-process training: two gloo processes on CPU started by torchrun train one run with
 DDP. Rank 0 writes the run; the epoch's batches are split between the ranks; the ranks stay in sync; a
 DDP run stopped after an epoch and resumed ends where an uninterrupted one ends (each rank's RNG state)."""
 

@@ -12,14 +12,8 @@ from posedenoise.swaps import repair_swaps, swap_back, swap_groups
 from posedenoise.tracks import read_tracks
 
 REPO = Path(__file__).resolve().parents[1]
-# the real MediaPipe sample: in the repository's examples if it ships there, else beside the repository
-REAL = next(
-    iter(
-        sorted((REPO / "examples").rglob("sports2d_demo_raw.json"))
-        + [p for p in [REPO.parent / "shared/data/real/sports2d_demo_raw.json"] if p.exists()]
-    ),
-    None,
-)
+# the real MediaPipe sample shipped with the examples
+REAL = next(iter(sorted((REPO / "examples").rglob("sports2d_demo_raw.json"))), None)
 
 
 def walking_person(t=120, seed=0):

@@ -1,4 +1,4 @@
-"""Training (SPEC section 8): the masked loss, the learning-rate and early-stopping rules, the run folder,
+"""Training: the masked loss, the learning-rate and early-stopping rules, the run folder,
 resuming a killed run exactly, and fine-tuning. Models are kept small so that every test runs in seconds
 on one CPU core: conv3d with a small kernel, DeciWatch with one narrow layer (its dropout stays, so resume
 checks cover the RNG state)."""
