@@ -268,7 +268,6 @@ class StreamedResults:
         self.id_codes: dict[Any, int] = {}
         self.frame_order: dict[Any, int] | None = None  # non-whole image ids: frames in order of appearance
         self.associator = BoxAssociator(self.min_iou, self.max_age)
-        self.labels: list[np.ndarray] = []
         self.pending = (np.zeros(0, dtype=np.int64), np.zeros((0, 4)))  # the last frame, not yet complete
         self.sorted, self.shared_frame = True, False
         self.last_frame: int | None = None
@@ -280,6 +279,7 @@ class StreamedResults:
             self._spill("values") as self.values_file,
             self._spill("frames") as self.frames_file,
             self._spill("boxes") as self.boxes_file,
+            self._spill("labels") as self.labels_file,  # (N,) int32 track of each record, on disk
             open(self.dir / "templates", "w", encoding="ascii") as templates,
         ):
             self.templates = templates
@@ -340,7 +340,7 @@ class StreamedResults:
             if any(isinstance(t, (list, dict)) for t in track_ids):
                 raise InputError(self.path, "track ids must be numbers or strings")
             codes = [self.id_codes.setdefault(t, len(self.id_codes)) for t in track_ids]
-            self.labels.append(np.array(codes, dtype=np.int32))
+            np.array(codes, dtype=np.int32).tofile(self.labels_file)
         else:
             boxes = np.where(np.isnan(boxes).any(axis=1, keepdims=True), keypoint_boxes(xy, scores), boxes)
             boxes.tofile(self.boxes_file)
@@ -397,41 +397,56 @@ class StreamedResults:
                 for s, e in zip(starts.tolist(), [*starts[1:].tolist(), cut], strict=True)
             ]
             # one array per batch, not per frame: 90,000 frames of small arrays took 10 MB more
-            self.labels.append(np.concatenate(labels).astype(np.int32))
+            np.concatenate(labels).astype(np.int32).tofile(self.labels_file)
             self.last_frame = int(frames[cut - 1])
         self.pending = (frames[cut:], boxes[cut:])
+
+    def _labels(self, lo: int, count: int) -> np.ndarray:
+        """(count,) int32: the tracks of records lo:lo + count. The labels stay on disk: 4 bytes a record
+        would make memory grow with the file."""
+        return np.fromfile(self.dir / "labels", dtype=np.int32, count=count, offset=lo * 4)
+
+    def _label_blocks(self) -> Iterator[tuple[int, np.ndarray]]:
+        n = self.num_records
+        for lo in range(0, n, BATCH * 64):
+            yield lo, self._labels(lo, min(BATCH * 64, n - lo))
 
     def _finish_labels(self) -> None:
         n = self.num_records
         if self.ids_given:
-            labels = np.concatenate(self.labels)
             self.track_ids = list(self.id_codes)  # codes in order of appearance
         else:
-            self._follow(np.zeros(0, dtype=np.int64), np.zeros((0, 4)), final=True)
+            with open(self.dir / "labels", "ab") as self.labels_file:  # the last frame's labels
+                self._follow(np.zeros(0, dtype=np.int64), np.zeros((0, 4)), final=True)
             if self.sorted:
-                labels = np.concatenate(self.labels) if self.labels else np.zeros(0, np.int32)
                 shared = self.shared_frame
             else:
                 frames = np.fromfile(self.dir / "frames", dtype=np.int64)
                 shared = len(np.unique(frames)) < n
                 boxes = np.fromfile(self.dir / "boxes", dtype=np.float64).reshape(n, 4)
                 labels = associate_boxes(frames, boxes, self.min_iou, self.max_age).astype(np.int32)
-                del frames, boxes
-            if not shared:
-                labels = np.zeros(n, dtype=np.int32)  # one person: nobody to tell apart
+                labels.tofile(self.dir / "labels")
+                del frames, boxes, labels
+            if not shared:  # one person: nobody to tell apart
+                with open(self.dir / "labels", "wb") as out:
+                    for lo in range(0, n, BATCH * 64):
+                        np.zeros(min(BATCH * 64, n - lo), dtype=np.int32).tofile(out)
+                self.track_ids = [0]
             else:
+                tracks = 1 + max(int(block.max()) for _, block in self._label_blocks())
                 self.notes.append(
-                    f"no track ids: {int(labels.max()) + 1} tracks formed by box overlap (IoU >= "
+                    f"no track ids: {tracks} tracks formed by box overlap (IoU >= "
                     f"{self.min_iou}, up to {self.max_age} frames apart, optimal assignment)"
                 )
-            self.track_ids = list(range(int(labels.max()) + 1))
+                self.track_ids = list(range(tracks))
         # tracks in order of their first record, as `read_tracks` lists them
         first = np.full(len(self.track_ids), n)
-        for lo in range(0, n, BATCH * 64):  # a block at a time: record numbers take 8 bytes each
-            np.minimum.at(first, labels[lo : lo + BATCH * 64], np.arange(lo, min(n, lo + BATCH * 64)))
+        counts = np.zeros(len(self.track_ids), dtype=np.int64)
+        for lo, block in self._label_blocks():  # a block at a time: record numbers take 8 bytes each
+            np.minimum.at(first, block, np.arange(lo, lo + len(block)))
+            counts += np.bincount(block, minlength=len(self.track_ids))
         self.order = np.argsort(first, kind="stable")  # the label of the 1st, 2nd, ... track
-        self.labels = labels  # (N,) int32: the track of each record
-        self.counts = np.bincount(labels, minlength=len(self.track_ids))
+        self.counts = counts
         self.starts = np.r_[0, np.cumsum(self.counts)[:-1]]  # each track's first row on disk
 
     def _regroup(self) -> None:
@@ -448,7 +463,7 @@ class StreamedResults:
                 count = min(BATCH * 4, n - lo)
                 values = np.fromfile(values_in, dtype=np.float64, count=count * k * 3).reshape(count, k, 3)
                 frames = np.fromfile(frames_in, dtype=np.int64, count=count)
-                for label, rows in _runs(self.labels[lo : lo + count]):
+                for label, rows in _runs(self._labels(lo, count)):
                     at = int(self.starts[label] + written[label])
                     os.pwrite(values_out.fileno(), values[rows].tobytes(), at * k * 3 * 8)
                     os.pwrite(frames_out.fileno(), frames[rows].tobytes(), at * 8)
@@ -536,7 +551,7 @@ class StreamedResults:
         """(count, K, 2 | 3) new x, y (and the scores) of records lo:lo + count, in file order."""
         k = self.k
         rows = np.empty((count, k, 3 if scores else 2))
-        for label, where in _runs(self.labels[lo : lo + count]):
+        for label, where in _runs(self._labels(lo, count)):
             at, n = int(self.starts[label] + done[label]), len(where)
             xy = np.frombuffer(os.pread(new.fileno(), n * k * 16, at * k * 16)).reshape(n, k, 2)
             if scores:
