@@ -180,13 +180,13 @@ def layout_of(path: Path, k: int, layout: str | None) -> str:
     return LAYOUT_OF_COUNT.get(k) or unnamed_layout(k)
 
 
-def _number(value: Any) -> float:
+def json_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError
     return float(value)
 
 
-def _check_values(path: Path, where: str, xy: np.ndarray, scores: np.ndarray) -> None:
+def check_keypoint_values(path: Path, where: str, xy: np.ndarray, scores: np.ndarray) -> None:
     """Infinite values are corrupt; NaN coordinates are corrupt on a joint that has a positive score."""
     if np.isinf(xy).any() or np.isinf(scores).any():
         raise InputError(path, f"{where}: infinite keypoint values")
@@ -248,7 +248,7 @@ def _xywh_box(bbox: Any) -> np.ndarray | None:
         return None
 
 
-def _xywh_boxes(bboxes: list[Any]) -> np.ndarray:
+def xywh_boxes(bboxes: list[Any]) -> np.ndarray:
     """(N, 4) x1, y1, x2, y2 of COCO [x, y, w, h] boxes; NaN rows where a record has none (or a bad one)."""
     try:
         if set(map(type, bboxes)) == {list}:
@@ -268,7 +268,7 @@ def _box_array(boxes: list[np.ndarray | None]) -> np.ndarray:
     return out
 
 
-def _xyxy_box(bbox: Any) -> np.ndarray | None:
+def xyxy_box(bbox: Any) -> np.ndarray | None:
     # mmpose's split_instances stores bbox as [[x1, y1, x2, y2]]
     if isinstance(bbox, (list, tuple)) and len(bbox) == 1 and isinstance(bbox[0], (list, tuple)):
         bbox = bbox[0]
@@ -305,7 +305,7 @@ def box_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(iou, nan=0.0)
 
 
-def _group(
+def group_people(
     path: Path,
     frames: np.ndarray,
     xy: np.ndarray,

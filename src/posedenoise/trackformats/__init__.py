@@ -1,11 +1,12 @@
 """The pose file formats `posedenoise denoise` reads and writes back: one reader/writer pair per format.
 
 Each format is one module holding its reader, its writer and a `TrackFormat` entry, listed once in
-`FORMATS` below. To add a format: write `read(path, doc, layout, min_iou, max_age) -> TrackFile` (records ->
-`tracks._group` does the people; the JSON formats that walk records use `jsonrecords.tracks_of_rows`) and
-`write(track_file, path)` (the document as read, only x, y replaced), give it a `TrackFormat(name, suffix,
-read, write[, recognises])`, and add that to `FORMATS`. A JSON format also says which parsed documents are
-its own (`recognises`); they are tried in the order of `FORMATS`.
+`FORMATS` below. To add a format: write `read(path, doc, layout, min_iou, max_age) -> TrackFile`
+(`tracks.group_people` turns records into people; the JSON formats that walk records use
+`jsonrecords.tracks_of_rows`) and `write(track_file, path)` (the document as read, only x, y
+replaced), give it a `TrackFormat(name, suffix, read, write[, recognises])`, and add that to `FORMATS`. A
+JSON format also says which parsed documents are its own (`recognises`); they are tried in the order of
+`FORMATS`.
 
 Why parsers of our own rather than a format library such as sleap-io: each of these formats is a few
 lines of JSON walking, and writing a file back *with every other field kept* (scores, boxes, face and hand

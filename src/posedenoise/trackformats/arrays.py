@@ -13,7 +13,7 @@ import numpy as np
 
 from posedenoise import checks, fileio
 from posedenoise.errors import InputError
-from posedenoise.tracks import PersonTrack, TrackFile, TrackFormat, _check_values, layout_of
+from posedenoise.tracks import PersonTrack, TrackFile, TrackFormat, check_keypoint_values, layout_of
 
 ARRAY_KEYS = ("keypoints", "coords", "poses")
 
@@ -50,7 +50,7 @@ def read(path: Path, doc: None, layout: str | None, min_iou: float, max_age: int
         scores = np.nan_to_num(values[..., 2], nan=0.0)
     else:
         scores = np.isfinite(xy).all(axis=-1).astype(np.float64)  # NaN marks a missing joint
-    _check_values(path, "array", xy, scores)
+    check_keypoint_values(path, "array", xy, scores)
     frames = np.arange(t, dtype=np.int64)
     if "frames" in arrays and key != "frames":
         frames = np.asarray(arrays["frames"])

@@ -31,12 +31,12 @@ from posedenoise.tracks import (
     PersonTrack,
     TrackFile,
     TrackFormat,
-    _check_values,
-    _group,
-    _number,
-    _xywh_boxes,
+    check_keypoint_values,
     frames_of_ids,
+    group_people,
+    json_number,
     layout_of,
+    xywh_boxes,
 )
 
 
@@ -79,7 +79,7 @@ def read(path: Path, doc: Any, layout: str | None, min_iou: float, max_age: int)
         frames = _image_positions(path, doc["images"], image_ids)
     else:
         frames = frames_of_ids(path, image_ids, notes)
-    tracks = _group(path, frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
+    tracks = group_people(path, frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
     tracks = [replace(t, records=kept[t.records]) for t in tracks]
     return TrackFile(path, "coco", layout, tracks, fps, notes, doc)
 
@@ -93,7 +93,7 @@ def coco_header(path: Path, fields: dict, layout: str | None) -> tuple[str | Non
     fps = None
     if fields.get("fps") is not None:
         try:
-            fps = _number(fields["fps"])
+            fps = json_number(fields["fps"])
         except TypeError:
             raise InputError(path, f"fps is not a number: {fields['fps']!r}") from None
         if not (math.isfinite(fps) and fps > 0):
@@ -150,7 +150,7 @@ def convert_coco_records(
         k = values.shape[1] // 3
         values = values.reshape(len(records), k, 3)
         try:
-            _check_values(path, "", values[..., :2], values[..., 2])
+            check_keypoint_values(path, "", values[..., :2], values[..., 2])
         except InputError:
             values = None
     else:
@@ -171,10 +171,10 @@ def convert_coco_records(
             elif len(kps_i) // 3 != k:
                 raise InputError(path, f"{where}: {len(kps_i) // 3} keypoints, but earlier results have {k}")
             try:
-                row = np.array([_number(v) for v in kps_i], dtype=np.float64).reshape(k, 3)
+                row = np.array([json_number(v) for v in kps_i], dtype=np.float64).reshape(k, 3)
             except TypeError:
                 raise InputError(path, f"{where}: non-numeric keypoint values") from None
-            _check_values(path, where, row[:, :2], row[:, 2])
+            check_keypoint_values(path, where, row[:, :2], row[:, 2])
             rows.append(row)
         values = np.stack(rows)
         image_ids = [rec["image_id"] for rec in records]
@@ -182,7 +182,7 @@ def convert_coco_records(
     xy = values[..., :2].copy()  # (N, K, 2)
     scores = values[..., 2].copy()  # (N, K) as in the file: NaN where it says NaN
     track_ids = [rec.get("track_id") for rec in records]
-    boxes = _xywh_boxes([rec.get("bbox") for rec in records])
+    boxes = xywh_boxes([rec.get("bbox") for rec in records])
     kept = np.asarray(kept, dtype=np.int64) + first
     return kept, xy, scores, image_ids, track_ids, boxes, layout
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from posedenoise import fileio
 from posedenoise.errors import InputError
-from posedenoise.tracks import TrackFile, _group, layout_of
+from posedenoise.tracks import TrackFile, group_people, layout_of
 
 
 @dataclass
@@ -73,7 +73,7 @@ def tracks_of_rows(
     scores = np.nan_to_num(np.stack([r[2] for r in rows]), nan=0.0)
     track_ids = [r[3] for r in rows]
     boxes = [r[4] for r in rows]
-    tracks = _group(path, frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
+    tracks = group_people(path, frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
     return TrackFile(path, fmt, layout, tracks, None, notes, source)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from posedenoise import checks, fileio
 from posedenoise.errors import InputError
 from posedenoise.layout import SOURCE_LAYOUTS, unnamed_layout
-from posedenoise.tracks import TrackFile, TrackFormat, _check_values, _group, layout_of
+from posedenoise.tracks import TrackFile, TrackFormat, check_keypoint_values, group_people, layout_of
 
 TRACK_COLUMNS = ("track_id", "person", "person_id", "track")
 
@@ -80,7 +80,7 @@ def read(path: Path, doc: None, layout: str | None, min_iou: float, max_age: int
         bad = float(frame_values[~usable][0])
         raise InputError(path, f"column 'frame': {checks.frame_number_problem(bad)}")
     frame_numbers = frame_values.astype(np.int64)
-    _check_values(path, "rows", np.stack([x, y], axis=1), score)
+    check_keypoint_values(path, "rows", np.stack([x, y], axis=1), score)
     person = df[track_col].to_numpy() if track_col else np.zeros(len(df), dtype=np.int64)
     if track_col and pd.isna(df[track_col]).any():
         raise InputError(path, f"empty {track_col} values")
@@ -101,7 +101,7 @@ def read(path: Path, doc: None, layout: str | None, min_iou: float, max_age: int
     rec_people = [p for p, _ in uniques]
     track_ids = rec_people if track_col else [None] * n_rec
     boxes = [None] * n_rec
-    tracks = _group(path, rec_frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
+    tracks = group_people(path, rec_frames, xy, scores, track_ids, boxes, min_iou, max_age, notes)
     return TrackFile(path, "csv", layout, tracks, None, notes, df, rows)
 
 

@@ -16,12 +16,12 @@ from posedenoise.trackformats.coco import replaced_records, write_document
 from posedenoise.tracks import (
     TrackFile,
     TrackFormat,
-    _check_values,
-    _group,
-    _number,
-    _xyxy_box,
+    check_keypoint_values,
     frames_of_ids,
+    group_people,
+    json_number,
     layout_of,
+    xyxy_box,
 )
 
 
@@ -51,7 +51,7 @@ def read(path: Path, doc: dict, layout: str | None, min_iou: float, max_age: int
             where = f"frame {frame['frame_id']} instance {j}"
             kps = inst.get("keypoints") if isinstance(inst, dict) else None
             try:
-                xy = np.array([[_number(v) for v in p] for p in kps], dtype=np.float64)
+                xy = np.array([[json_number(v) for v in p] for p in kps], dtype=np.float64)
                 if xy.ndim != 2 or xy.shape[1] != 2:
                     raise TypeError
             except (TypeError, ValueError):
@@ -66,21 +66,21 @@ def read(path: Path, doc: dict, layout: str | None, min_iou: float, max_age: int
                 scores = np.ones(k)
             else:
                 try:
-                    scores = np.array([_number(v) for v in raw_scores], dtype=np.float64)
+                    scores = np.array([json_number(v) for v in raw_scores], dtype=np.float64)
                 except TypeError:
                     raise InputError(path, f"{where}: non-numeric keypoint_scores") from None
                 if scores.shape != (k,):
                     raise InputError(path, f"{where}: {len(scores)} keypoint_scores for {k} keypoints")
-            _check_values(path, where, xy, scores)
+            check_keypoint_values(path, where, xy, scores)
             xy_all.append(xy)
             score_all.append(np.nan_to_num(scores, nan=0.0))
             frame_ids.append(frame["frame_id"])
             track_ids.append(inst.get("track_id"))
-            boxes.append(_xyxy_box(inst.get("bbox")))
+            boxes.append(xyxy_box(inst.get("bbox")))
     if k is None:
         raise InputError(path, "no instances in the file")
     frames = frames_of_ids(path, frame_ids, notes)
-    tracks = _group(
+    tracks = group_people(
         path, frames, np.stack(xy_all), np.stack(score_all), track_ids, boxes, min_iou, max_age, notes
     )
     return TrackFile(path, "mmpose", layout, tracks, None, notes, doc)
