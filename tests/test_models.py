@@ -366,3 +366,24 @@ def test_inference_is_chunked_only_without_autograd_on_the_cpu():
     sizes.clear()
     chunked_inference(forward, x)  # autograd on: training runs the batch whole
     assert sizes == [len(x)]
+
+
+@pytest.mark.parametrize("name", ["convlstm-s", "convlstm-c"])
+@pytest.mark.parametrize("final_relu", [True, False])
+def test_final_relu_false_keeps_a_joint_whose_last_preactivation_turned_negative_alive(name, final_relu):
+    # the thesis ends both models with a ReLU: once a joint's last pre-activation is negative everywhere its
+    # map is all zero (argmax in the corner) and no gradient reaches it again; `final_relu=false` removes it
+    torch.manual_seed(0)
+    model = create_model(name, size=16, head_channels=8, final_relu=final_relu)
+    assert isinstance(list(model.modules())[-1], nn.ReLU) is final_relu
+    last_convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.out_channels == K]
+    assert len(last_convs) == (2 if name == "convlstm-s" else 1)  # S sums two heads
+    joint = 7  # left wrist
+    with torch.no_grad():
+        for conv in last_convs:
+            conv.bias[joint] = -100.0
+    y = model(noisy_heatmaps(seed=3, batch=1, size=16))  # (1, T, K, 16, 16)
+    y.square().mean().backward()
+    grads = torch.stack([conv.weight.grad[joint].abs().sum() for conv in last_convs])
+    assert bool((y[:, :, joint] == 0).all()) is final_relu
+    assert bool((grads == 0).all()) is final_relu

@@ -43,6 +43,9 @@ class BiConvLSTMConfig:
     hidden: int = 25  # ConvLSTM hidden-state channels
     kernel_size: int = 3  # ConvLSTM gate kernel (odd: same padding)
     head_channels: int = 128  # width of the convolutions after each ConvLSTM
+    # the thesis ends with a ReLU: a joint whose last pre-activation turns negative everywhere gets no
+    # gradient again and its map stays all zero (docs/fidelity.md); False leaves the last convolution linear
+    final_relu: bool = True
 
     def __post_init__(self) -> None:
         sizes = (self.joints, self.size, self.hidden, self.kernel_size, self.head_channels)
@@ -118,11 +121,11 @@ class ConvLSTM(nn.Module):
         return torch.stack(hs, dim=1)  # (B, T, hidden, H, W) in the input's frame order
 
 
-def conv_relu(in_channels: int, out_channels: int, kernel_size: int) -> list[nn.Module]:
+def conv_relu(in_channels: int, out_channels: int, kernel_size: int, relu: bool = True) -> list[nn.Module]:
     # ReLU in place: a convolution's backward needs its input, not its output, so the activation can
     # overwrite it (one activation-sized buffer less per layer: 128 MB at batch 16 in fp32)
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
-    return [conv, nn.ReLU(inplace=True)]
+    return [conv, nn.ReLU(inplace=True)] if relu else [conv]
 
 
 def fold_time(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -170,7 +173,7 @@ class BiConvLSTMSum(BiConvLSTM):
         def head() -> nn.Sequential:
             return nn.Sequential(
                 *conv_relu(n, D, 3), *conv_relu(D, D, 3), *conv_relu(D, D, 3), *conv_relu(D, D, 1),
-                *conv_relu(D, K, 1),
+                *conv_relu(D, K, 1, relu=config.final_relu),
             )  # fmt: skip
 
         self.forward_head = head()
@@ -197,7 +200,7 @@ class BiConvLSTMConcat(BiConvLSTM):
 
         self.forward_branch = branch()
         self.backward_branch = branch()
-        self.fuse = nn.Sequential(*conv_relu(2 * D, D, 1), *conv_relu(D, K, 1))
+        self.fuse = nn.Sequential(*conv_relu(2 * D, D, 1), *conv_relu(D, K, 1, relu=config.final_relu))
         init_weights(self)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
