@@ -324,7 +324,14 @@ def test_ctrl_c_says_how_to_resume(workdir, tmp_path):
         50,
     ]
     args += ["--device", "cpu", "--data", workdir / "data", "--runs", tmp_path / "runs"]
-    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        list(map(str, args)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal: a suite started in the background by a shell inherits an ignored SIGINT
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     last = tmp_path / "runs" / "conv3d" / "1.1" / "last.pt"
     try:
         deadline = time.monotonic() + 240
