@@ -20,6 +20,7 @@ from pathlib import Path
 
 from posedenoise.checkpoint import read_checkpoint
 from posedenoise.evaluate import evaluate_baseline, evaluate_checkpoint
+from posedenoise.models import display_name
 from posedenoise.shipped import export_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,13 +30,20 @@ BASELINES = {
     "savgol": "Savitzky-Golay",
     "oneeuro": "One Euro",
 }
-DISPLAY = {"conv3d": "3DConv", "deciwatch": "DeciWatch", "convlstm-s": "bi-ConvLSTM Model S"}
-DISPLAY["convlstm-c"] = "bi-ConvLSTM Model C"
 ALPHAS = ("0.05", "0.1", "0.2")
 
 
 def pct(pck: dict, sep: str = "/") -> str:
     return sep.join(f"{100 * pck[a]:.1f}" for a in ALPHAS)
+
+
+def held_out_description(held_out: Path) -> str:
+    """What the test data is, from its manifest: the command that made it and its size."""
+    manifest = json.loads((held_out / "manifest.json").read_text())
+    sources = manifest["sources"]
+    made_by = "posedenoise prepare" + (" --synthetic" if sources == ["synthetic"] else "")
+    videos = f"{manifest['counts']['videos']:,} videos of {', '.join(sources)}"
+    return f"{made_by} --seed {manifest['seed']} ({videos}), test split"
 
 
 def study_card(run: Path, held_out: Path, data: str, command: str, subset: int, cpu_hours: float | None):
@@ -70,7 +78,7 @@ def study_card(run: Path, held_out: Path, data: str, command: str, subset: int, 
         },
         "cpu_hours": round(cpu_hours, 3),
         "test": {
-            "data": "posedenoise prepare --synthetic --seed 12345 (240 videos), test split",
+            "data": held_out_description(held_out),
             "windows": whole["windows"],
             "pck": whole["pck"],
             "baselines": baselines,
@@ -96,8 +104,8 @@ def card_markdown(name: str, card: dict, prepare: str, recipe: str) -> str:
         [
             f"# {name}",
             "",
-            f"{DISPLAY[model]} trained for the chapter's experiment {exp} (shift k = {k}: detector shifts "
-            f"of {3 * int(k)} px standard deviation per coordinate; experiment {y}: input blur "
+            f"{display_name(model)} trained for the chapter's experiment {exp} (shift k = {k}: detector "
+            f"shifts of {3 * int(k)} px standard deviation per coordinate; experiment {y}: input blur "
             f"sigma_in = 1). {recipe}",
             "",
             "## How it was made",
